@@ -1,0 +1,154 @@
+"""The checker: proves each size condition symbolically where it can, evaluates it at
+every declared instantiation point where it must, and says what it could not prove."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+from sedsl.check.diagnostics import Diagnostics
+from sedsl.language import ir
+from sedsl.language.resolve import resolve_file
+from sedsl.language.span import Span
+from sedsl.ops.primitive import Obligation
+from sedsl.shapes.dims import Dim, fmt_value
+
+_COMPARE = {
+    "==": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+}
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    space: ir.SpaceIR | None
+    diagnostics: Diagnostics
+    proved: int = 0  # conditions proved for all sizes
+    evaluated: int = 0  # conditions verified at every declared point
+    unproved: int = 0  # conditions that no point could decide
+    points: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.diagnostics.has_errors
+
+
+def check_file(
+    path: Path, overrides: dict[str, int | float] | None = None, display: str | None = None
+) -> CheckReport:
+    diagnostics = Diagnostics()
+    space = resolve_file(path, diagnostics, overrides, display)
+    if space is None:
+        return CheckReport(None, diagnostics)
+    return check_space(space, diagnostics)
+
+
+def environments(space: ir.SpaceIR) -> list[tuple[str, dict[str, int | float]]]:
+    """One binding of every dim and parameter per declared instantiation point."""
+    params = space.param_env()
+    return [
+        (point_set.name, {**params, **dict(point)})
+        for point_set in space.point_sets
+        for point in point_set.points
+    ]
+
+
+def check_space(space: ir.SpaceIR, diagnostics: Diagnostics) -> CheckReport:
+    envs = environments(space)
+    requires = {(r.lhs - r.rhs, r.op) for r in space.requirements}
+    proved = evaluated = unproved = 0
+    for ob, code, span in space.obligations:
+        verdict = _decide(ob, requires)
+        if verdict is True:
+            proved += 1
+            continue
+        if verdict is False:
+            diagnostics.error(code, f"{ob.reason}: `{ob}` never holds", span)
+            continue
+        outcome = _evaluate(ob, envs)
+        if outcome is None:
+            unproved += 1
+            diagnostics.warning(
+                "W001",
+                f"could not prove `{ob}` ({ob.reason})",
+                span,
+                notes=("it depends on sizes, and no declared point decides it",),
+                help="declare instantiation points with `check NAME (C, H, W) in [...]`",
+            )
+        elif outcome:
+            evaluated += 1
+        else:
+            _report_failure(diagnostics, code, ob.reason, ob, span, envs)
+    for req in space.requirements:
+        ob = Obligation(req.lhs, req.op, req.rhs, f"requirement `{req.text}`")
+        if _evaluate(ob, envs) is False:
+            _report_failure(diagnostics, "E040", f"requirement `{req.text}` is violated", ob,
+                            req.span, envs)
+    if space.block is not None and not envs:
+        diagnostics.warning(
+            "W002",
+            f"space `{space.name}` declares no instantiation points",
+            space.block.span,
+            help="add e.g. `check resnet20 (C, H, W) in [(16, 32, 32), (32, 16, 16), (64, 8, 8)]`",
+        )
+    return CheckReport(space, diagnostics, proved, evaluated, unproved, len(envs))
+
+
+def _decide(ob: Obligation, requires) -> bool | None:
+    diff = ob.lhs - ob.rhs
+    if diff.is_const:
+        return _COMPARE[ob.op](diff.value, 0)
+    if (diff, ob.op) in requires or (-diff, _flip(ob.op)) in requires:
+        return True  # assumed by a `require`, which is itself checked at every point
+    return None
+
+
+def _flip(op: str) -> str:
+    return {"<": ">", ">": "<", "<=": ">=", ">=": "<="}.get(op, op)
+
+
+def _value(dim: Dim, env) -> Fraction | None:
+    try:
+        return dim.evaluate(env)
+    except (KeyError, ZeroDivisionError):
+        return None
+
+
+def _evaluate(ob: Obligation, envs) -> bool | None:
+    """True when it holds at every point, False when it fails at one, None if undecided."""
+    decided = False
+    for _, env in envs:
+        lhs, rhs = _value(ob.lhs, env), _value(ob.rhs, env)
+        if lhs is None or rhs is None:
+            continue
+        decided = True
+        if not _COMPARE[ob.op](lhs, rhs):
+            return False
+    return True if decided else None
+
+
+def _report_failure(diagnostics, code, message, ob: Obligation, span: Span, envs) -> None:
+    failing = []
+    for name, env in envs:
+        lhs, rhs = _value(ob.lhs, env), _value(ob.rhs, env)
+        if lhs is not None and rhs is not None and not _COMPARE[ob.op](lhs, rhs):
+            failing.append((name, env, lhs, rhs))
+    if not failing:
+        return
+    name, env, lhs, rhs = failing[0]
+    used = sorted((ob.lhs.symbols() | ob.rhs.symbols()) & env.keys())
+    bindings = ", ".join(f"{s}={env[s]}" for s in used)
+    sides = [f"{side} = {fmt_value(value)}" for side, value in ((ob.lhs, lhs), (ob.rhs, rhs))
+             if not side.is_const]
+    notes = [f"with {bindings}: " + " and ".join(sides)]
+    where = sorted({n for n, *_ in failing})
+    notes.append(
+        f"fails at {len(failing)} of {len(envs)} instantiation points ({', '.join(where)})"
+    )
+    diagnostics.error(code, message if message.startswith("requirement") else (
+        f"{message}: `{ob}` fails at `{name}`"), span, notes=tuple(notes))

@@ -1,0 +1,99 @@
+"""Diagnostics as text (rustc style, coloured on a terminal), one line each, or JSON."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from sedsl.check.diagnostics import Diagnostic, Severity
+from sedsl.language.span import Span
+
+JSON_SCHEMA_VERSION = 1
+
+_COLOURS = {"error": "\033[1;31m", "warning": "\033[1;33m", "note": "\033[1;36m",
+            "bold": "\033[1m", "blue": "\033[1;34m", "reset": "\033[0m"}
+
+
+def _paint(text: str, style: str, colour: bool) -> str:
+    return f"{_COLOURS[style]}{text}{_COLOURS['reset']}" if colour else text
+
+
+def render_text(diags: Iterable[Diagnostic], sources: dict[str, str], colour: bool = False) -> str:
+    return "\n".join(_render_one(d, sources, colour) for d in diags)
+
+
+def _render_one(d: Diagnostic, sources: dict[str, str], colour: bool) -> str:
+    sev = d.severity.value
+    head = _paint(f"{sev}[{d.code}]", sev, colour) + _paint(f": {d.message}", "bold", colour)
+    lines = [head]
+    spans = [(d.span, d.label, True)] + [(lab.span, lab.message, False) for lab in d.labels]
+    gutter = max(len(str(s.line)) for s, _, _ in spans)
+    pad = " " * gutter
+    bar = _paint("|", "blue", colour)
+    lines.append(f"{pad}{_paint('-->', 'blue', colour)} {d.span}")
+    source = sources.get(d.span.file)
+    shown = False
+    for span, label, primary in spans:
+        text = sources.get(span.file)
+        if text is None or span.line < 1:
+            continue
+        src_lines = text.split("\n")
+        if span.line > len(src_lines):
+            continue
+        if span.file != d.span.file:
+            lines.append(f"{pad}{_paint('::', 'blue', colour)} {span}")
+        line_text = src_lines[span.line - 1].replace("\t", " ")
+        if len(line_text) > 200:
+            line_text = line_text[:200] + " ..."
+        start = max(span.column, 1)
+        end = span.end_column if span.end_line == span.line else len(line_text) + 1
+        width = max(1, min(end, len(line_text) + 1) - start)
+        marker = ("^" if primary else "-") * width
+        style = sev if primary else "blue"
+        lines.append(f"{pad} {bar}")
+        lines.append(f"{_paint(str(span.line).rjust(gutter), 'blue', colour)} {bar} {line_text}")
+        lines.append(
+            f"{pad} {bar} {' ' * (start - 1)}{_paint(marker + (' ' + label if label else ''), style, colour)}"
+        )
+        shown = True
+    if shown or source is not None:
+        lines.append(f"{pad} {bar}")
+    for note in d.notes:
+        lines.append(f"{pad} {_paint('=', 'blue', colour)} {_paint('note', 'bold', colour)}: {note}")
+    if d.help:
+        lines.append(f"{pad} {_paint('=', 'blue', colour)} {_paint('help', 'bold', colour)}: {d.help}")
+    return "\n".join(lines) + "\n"
+
+
+def render_concise(diags: Iterable[Diagnostic]) -> str:
+    return "".join(f"{d.span}: {d.severity.value}[{d.code}]: {d.message}\n" for d in diags)
+
+
+def _span_json(span: Span) -> dict:
+    return {"file": span.file, "line": span.line, "column": span.column,
+            "end_line": span.end_line, "end_column": span.end_column}
+
+
+def render_json(diags: Iterable[Diagnostic], files: list[str]) -> str:
+    diags = list(diags)
+    payload = {
+        "version": JSON_SCHEMA_VERSION,
+        "files": files,
+        "errors": sum(d.severity is Severity.ERROR for d in diags),
+        "warnings": sum(d.severity is Severity.WARNING for d in diags),
+        "diagnostics": [
+            {
+                "code": d.code,
+                "severity": d.severity.value,
+                "message": d.message,
+                "span": _span_json(d.span),
+                "label": d.label,
+                "labels": [{"span": _span_json(lab.span), "message": lab.message}
+                           for lab in d.labels],
+                "notes": list(d.notes),
+                "help": d.help,
+            }
+            for d in diags
+        ],
+    }
+    return json.dumps(payload, indent=2) + "\n"

@@ -1,0 +1,157 @@
+"""The `sedsl` command line. Thin: parse arguments, call one function, render.
+
+Exit codes: 0 clean (warnings allowed), 1 errors found, 2 usage or I/O error. Heavy
+imports (torch) happen inside the commands that need them, so `check` and `fmt` start fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
+
+
+def _parse_sets(values: tuple[str, ...]) -> dict[str, int | float]:
+    overrides: dict[str, int | float] = {}
+    for item in values:
+        name, sep, raw = item.partition("=")
+        if not sep:
+            raise click.BadParameter(f"expected NAME=VALUE, got `{item}`", param_hint="--set")
+        try:
+            overrides[name.strip()] = int(raw)
+        except ValueError:
+            try:
+                overrides[name.strip()] = float(raw)
+            except ValueError:
+                raise click.BadParameter(f"`{raw}` is not a number", param_hint="--set") from None
+    return overrides
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="sedsl")
+def main() -> None:
+    """sedsl: write an attention search space, check it, generate PyTorch, search it."""
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "concise", "json"]), default="text",
+              help="text (rustc style), concise (one line each) or json.")
+@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
+              help="override a parameter's default, e.g. --set K=2.")
+@click.option("--color/--no-color", default=None, help="colour text output (default: on a tty).")
+def check(files: tuple[Path, ...], fmt: str, sets: tuple[str, ...], color: bool | None) -> None:
+    """Check .space files: syntax, names, every candidate's shapes at every point."""
+    from sedsl.check.checker import check_file
+    from sedsl.check.render import render_concise, render_json, render_text
+
+    overrides = _parse_sets(sets)
+    all_diags, sources, summaries = [], {}, []
+    for path in files:
+        report = check_file(path, overrides, display=str(path))
+        diags = report.diagnostics.sorted()
+        all_diags.extend(diags)
+        sources.update(_sources_of(path, diags))
+        if report.space is not None and report.ok:
+            s = report.space
+            n_edges = len(s.block.edges) if s.block else 0
+            n_cands = sum(len(o.candidates) for o in s.opsets)
+            summaries.append(
+                f"{path}: ok: space `{s.name}`, {n_edges} searched edges, {len(s.opsets)} op sets, "
+                f"{n_cands} candidates, {len(s.genotypes)} genotypes; {report.proved} conditions "
+                f"proved, {report.evaluated} verified at {report.points} points"
+                + (f", {report.unproved} unproved" if report.unproved else "")
+            )
+    colour = sys.stdout.isatty() if color is None else color
+    if fmt == "json":
+        click.echo(render_json(all_diags, [str(f) for f in files]), nl=False)
+    elif fmt == "concise":
+        click.echo(render_concise(all_diags), nl=False)
+    else:
+        if all_diags:
+            click.echo(render_text(all_diags, sources, colour))
+        for line in summaries:
+            click.echo(line)
+        errors = sum(d.is_error for d in all_diags)
+        warnings = len(all_diags) - errors
+        if errors:
+            click.echo(f"{errors} error{'s' * (errors != 1)}, {warnings} warning"
+                       f"{'s' * (warnings != 1)}")
+    if any(d.code == "E002" for d in all_diags) and not any(
+        d.is_error and d.code != "E002" for d in all_diags
+    ):
+        sys.exit(EXIT_USAGE)
+    sys.exit(EXIT_ERRORS if any(d.is_error for d in all_diags) else EXIT_OK)
+
+
+def _sources_of(path: Path, diags) -> dict[str, str]:
+    sources = {}
+    for file in {d.span.file for d in diags} | {lab.span.file for d in diags for lab in d.labels}:
+        try:
+            sources[file] = Path(file).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+    return sources
+
+
+@main.command()
+@click.argument("code")
+def explain(code: str) -> None:
+    """Print the long explanation of a diagnostic code, e.g. `sedsl explain E020`."""
+    from sedsl.check.codes import CODES
+    from sedsl.check.codes import explain as explain_code
+
+    text = explain_code(code)
+    if text is None:
+        click.echo(f"error: unknown code `{code}`; known codes: {', '.join(CODES)}", err=True)
+        sys.exit(EXIT_USAGE)
+    click.echo(text, nl=False)
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--write", "-w", is_flag=True, help="rewrite the files in place.")
+@click.option("--check", "check_only", is_flag=True, help="exit 1 if a file is not formatted.")
+def fmt(files: tuple[Path, ...], write: bool, check_only: bool) -> None:
+    """Print (or rewrite) .space files in canonical form, comments kept."""
+    from sedsl.check.diagnostics import Diagnostics
+    from sedsl.check.render import render_text
+    from sedsl.language.format import format_module
+    from sedsl.language.parser import parse_file
+
+    status = EXIT_OK
+    for path in files:
+        diags = Diagnostics()
+        module = parse_file(path, diags, str(path))
+        if diags.has_errors:
+            click.echo(render_text(diags.sorted(), _sources_of(path, diags.items)), err=True)
+            status = EXIT_USAGE if any(d.code == "E002" for d in diags) else EXIT_ERRORS
+            continue
+        text = format_module(module)
+        if check_only:
+            if text != module.source:
+                click.echo(f"{path}: would reformat")
+                status = max(status, EXIT_ERRORS)
+        elif write:
+            if text != module.source:
+                _atomic_write(path, text)
+        else:
+            click.echo(text, nl=False)
+    sys.exit(status)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    import os
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
+
+
+if __name__ == "__main__":
+    main()

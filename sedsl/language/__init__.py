@@ -1,0 +1,1 @@
+"""The .space language: parsing to an AST, and resolving the AST to the IR."""

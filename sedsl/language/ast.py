@@ -1,0 +1,312 @@
+"""The abstract syntax tree of a .space file: frozen dataclasses, each with its Span.
+
+Spans do not take part in equality, so `parse(fmt(text)) == parse(text)` compares
+structure only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sedsl.language.span import Span
+
+NO_SPAN = Span("<none>", 0, 0, 0, 0)
+
+
+def _span() -> Span:
+    return field(default=NO_SPAN, compare=False, repr=False, kw_only=True)
+
+
+# ---- expressions ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Number:
+    value: int | float
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class String:
+    value: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Bool:
+    value: bool
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Name:
+    id: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Unary:
+    op: str  # "-" or "not"
+    operand: Expr
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Binary:
+    op: str  # + - * / // % ** == != < <= > >= and or
+    left: Expr
+    right: Expr
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Keyword:
+    name: str
+    value: Expr
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Range:
+    start: Expr
+    stop: Expr
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Generator:
+    """`element for var in start..stop`, as the one argument of sum/concat/mean/..."""
+
+    element: Expr
+    var: str
+    range: Range
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Call:
+    func: Name
+    args: tuple[Expr | Generator, ...]
+    kwargs: tuple[Keyword, ...]
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Index:
+    value: Expr
+    indices: tuple[Expr, ...]
+    span: Span = _span()
+
+
+Expr = Number | String | Bool | Name | Unary | Binary | Call | Index
+
+BINARY_PRECEDENCE = {
+    "or": 1,
+    "and": 2,
+    "==": 4,
+    "!=": 4,
+    "<": 4,
+    "<=": 4,
+    ">": 4,
+    ">=": 4,
+    "+": 5,
+    "-": 5,
+    "*": 6,
+    "/": 6,
+    "//": 6,
+    "%": 6,
+    "**": 8,
+}
+UNARY_PRECEDENCE = {"not": 3, "-": 7}
+
+
+# ---- statements ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    """An assigned name, optionally indexed by loop variables: `U[k]`, `o[j, k]`."""
+
+    name: str
+    indices: tuple[Expr, ...] = ()
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Assign:
+    target: Target
+    value: Expr
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class For:
+    var: str
+    range: Range
+    body: tuple[Stmt, ...]
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Shared:
+    """`shared mlp = fc(reduction=4)`: one module instance used at several call sites."""
+
+    name: str
+    op: Name
+    kwargs: tuple[Keyword, ...]
+    span: Span = _span()
+
+
+Stmt = Assign | For | Shared
+
+
+# ---- declarations --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ShapeAnn:
+    dims: tuple[Expr, ...]
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class TensorParam:
+    name: str
+    shape: ShapeAnn
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class ScalarParam:
+    name: str
+    type: Name
+    default: Expr | None
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class SpaceDecl:
+    name: str
+    doc: str | None
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Import:
+    path: String
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    type: Name
+    default: Expr
+    doc: str | None = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class OpDef:
+    name: str
+    params: tuple[TensorParam | ScalarParam, ...]
+    result: ShapeAnn
+    body: tuple[Stmt, ...]
+    returns: Expr
+    doc: str | None = None
+    one_line: bool = field(default=False, compare=False)  # `= expr` form; layout only
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A candidate of an op set: `conv1d(k=3)`, optionally labelled `ks3 = conv1d(k=3)`."""
+
+    label: str | None
+    op: Name
+    kwargs: tuple[Keyword, ...]
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class OpSet:
+    name: str
+    input: TensorParam
+    result: ShapeAnn
+    candidates: tuple[Candidate, ...]
+    doc: str | None = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Block:
+    name: str
+    input: TensorParam
+    result: ShapeAnn
+    body: tuple[Stmt, ...]
+    returns: Expr
+    doc: str | None = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Require:
+    condition: Expr
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Check:
+    """`check resnet20 (C, H, W) in [(16, 32, 32), ...]`: instantiation points."""
+
+    name: str
+    dims: tuple[Name, ...]
+    points: tuple[tuple[Expr, ...], ...]
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Choice:
+    edge: Target
+    candidate: Candidate
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Genotype:
+    name: str
+    choices: tuple[Choice, ...]
+    doc: str | None = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    value: Expr
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Recipe:
+    settings: tuple[Setting, ...]
+    span: Span = _span()
+
+
+Decl = SpaceDecl | Import | Param | OpDef | OpSet | Block | Require | Check | Genotype | Recipe
+
+
+@dataclass(frozen=True)
+class Comment:
+    text: str  # including the leading '#'
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Module:
+    """One parsed file. Comments are kept apart from the tree so the formatter can keep them."""
+
+    decls: tuple[Decl, ...]
+    comments: tuple[Comment, ...] = field(default=(), compare=False)
+    path: str = field(default="<string>", compare=False)
+    source: str = field(default="", compare=False, repr=False)

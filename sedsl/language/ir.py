@@ -1,0 +1,230 @@
+"""The resolved IR: what the checker verifies and the generator emits.
+
+Imports are merged, parameters resolved, loops unrolled and every tensor expression
+carries its symbolic shape. Frozen dataclasses throughout; spans point back at the source.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sedsl.language.span import Span
+from sedsl.ops.primitive import Obligation, ParamValue, Shape
+from sedsl.shapes.dims import Dim
+
+# ---- tensor expressions ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A reference to an input or a node, by its Python name."""
+
+    py: str
+    shape: Shape
+
+
+@dataclass(frozen=True)
+class Const:
+    value: int | float
+
+
+@dataclass(frozen=True)
+class PrimCall:
+    prim: str
+    args: tuple[Expr, ...]
+    params: tuple[tuple[str, ParamValue], ...]
+    module: str | None  # attribute name when the primitive owns weights
+    shape: Shape | None  # None for list-valued primitives (split)
+
+
+@dataclass(frozen=True)
+class OpCall:
+    """A call of a composite op (or of a shared instance of one, `module` then shared)."""
+
+    op: str
+    args: tuple[Expr, ...]
+    module: str
+    shape: Shape
+
+
+@dataclass(frozen=True)
+class EdgeCall:
+    edge: str  # python name of the searched edge
+    arg: Expr
+    shape: Shape
+
+
+@dataclass(frozen=True)
+class BinOp:
+    op: str  # + - * /
+    left: Expr
+    right: Expr
+    shape: Shape | None  # None when both sides are scalars
+
+
+@dataclass(frozen=True)
+class Neg:
+    operand: Expr
+    shape: Shape | None
+
+
+@dataclass(frozen=True)
+class Item:
+    """`F[k]` where F is a list-valued node (the result of split)."""
+
+    base: Expr
+    index: int
+    shape: Shape
+
+
+Expr = Ref | Const | PrimCall | OpCall | EdgeCall | BinOp | Neg | Item
+
+
+# ---- graphs ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Module:
+    """A submodule owned by a graph: a primitive with weights, a composite op or an edge."""
+
+    attr: str
+    kind: str  # prim | op | edge
+    target: str  # primitive, op or op set name
+    params: tuple[tuple[str, ParamValue], ...]
+    input_shapes: tuple[Shape, ...]
+
+
+@dataclass(frozen=True)
+class Node:
+    name: str  # as written, unrolled: "U[1]"
+    py: str  # its Python name: "U_1"
+    expr: Expr
+    shape: Shape | None  # None for a list value
+    span: Span
+    length: int = 0  # number of items of a list value
+
+
+@dataclass(frozen=True)
+class Graph:
+    inputs: tuple[tuple[str, Shape], ...]  # (python name, declared shape)
+    nodes: tuple[Node, ...]  # in dependency order
+    output: Expr
+    modules: tuple[Module, ...]
+
+
+@dataclass(frozen=True)
+class ScalarParamIR:
+    name: str
+    type: str
+    default: ParamValue | None
+
+
+@dataclass(frozen=True)
+class OpIR:
+    name: str
+    py_class: str
+    doc: str | None
+    dims: tuple[str, ...]  # symbols of the input signature, constructor arguments in order
+    params: tuple[ScalarParamIR, ...]
+    graph: Graph
+    result: Shape
+    span: Span
+
+
+@dataclass(frozen=True)
+class CandidateIR:
+    label: str  # how genotypes and search name it
+    op: str  # primitive or composite op
+    kind: str  # prim | op
+    params: tuple[tuple[str, ParamValue], ...]
+    result: Shape
+    span: Span
+
+
+@dataclass(frozen=True)
+class OpSetIR:
+    name: str
+    doc: str | None
+    input: Shape
+    result: Shape
+    candidates: tuple[CandidateIR, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class EdgeIR:
+    name: str  # as written: "o[0, 1]"
+    py: str  # "o_0_1"
+    opset: str
+    input: Shape
+    span: Span
+
+
+@dataclass(frozen=True)
+class BlockIR:
+    name: str
+    doc: str | None
+    input: Shape
+    result: Shape
+    graph: Graph
+    edges: tuple[EdgeIR, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class GenotypeIR:
+    name: str
+    doc: str | None
+    choices: tuple[tuple[str, str], ...]  # (edge python name, candidate label), block order
+    span: Span
+
+
+@dataclass(frozen=True)
+class PointSet:
+    name: str
+    points: tuple[tuple[tuple[str, int], ...], ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class ParamIR:
+    name: str
+    type: str
+    value: int | float | bool | str
+    doc: str | None
+    span: Span
+
+
+@dataclass(frozen=True)
+class Requirement:
+    lhs: Dim
+    op: str
+    rhs: Dim
+    text: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class SpaceIR:
+    name: str
+    doc: str | None
+    source: str  # display path of the main file
+    source_sha256: str  # over the main file and its imports
+    params: tuple[ParamIR, ...]
+    ops: tuple[OpIR, ...]
+    opsets: tuple[OpSetIR, ...]
+    block: BlockIR | None
+    genotypes: tuple[GenotypeIR, ...]
+    point_sets: tuple[PointSet, ...]
+    requirements: tuple[Requirement, ...]
+    recipe: tuple[tuple[str, int | float | bool | str], ...]
+    obligations: tuple[tuple[Obligation, str, Span], ...] = field(repr=False, default=())
+
+    def opset(self, name: str) -> OpSetIR:
+        return next(s for s in self.opsets if s.name == name)
+
+    def op(self, name: str) -> OpIR:
+        return next(o for o in self.ops if o.name == name)
+
+    def param_env(self) -> dict[str, int | float]:
+        return {p.name: p.value for p in self.params if p.type in ("int", "float")}

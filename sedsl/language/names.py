@@ -1,0 +1,49 @@
+"""Identifiers: which .space names may become Python names, and "did you mean" hints."""
+
+from __future__ import annotations
+
+import builtins
+import difflib
+import keyword
+import re
+
+_ASCII_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+# Names the generated code itself uses; a .space name equal to one would shadow it.
+RESERVED = frozenset(
+    {"self", "torch", "nn", "F", "Tensor", "super", "math", "Mapping", "annotations"}
+    | {"max", "min", "len", "sum", "range", "int", "float", "bool", "str", "dict", "tuple"}
+    | {"print", "exec", "eval", "open", "object", "type", "list", "globals", "locals"}
+)
+
+
+def python_name_problem(name: str) -> str | None:
+    """Why `name` cannot become a Python identifier in generated code, or None if it can."""
+    if not _ASCII_IDENTIFIER.match(name):
+        return "it is not an ASCII identifier"
+    if keyword.iskeyword(name) or keyword.issoftkeyword(name):
+        return "it is a Python keyword"
+    if name.startswith("__") and name.endswith("__"):
+        return "dunder names are reserved by Python"
+    if name in RESERVED or name in dir(builtins) and name.startswith("_"):
+        return "it would shadow a name the generated code uses"
+    return None
+
+
+def did_you_mean(name: str, candidates) -> str | None:
+    matches = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=0.6)
+    return f"did you mean `{matches[0]}`?" if matches else None
+
+
+def class_name(name: str) -> str:
+    """`gap_gmp` -> `GapGmp`; digits and case are kept: `conv1d_k3` -> `Conv1dK3`."""
+    parts = [p for p in name.split("_") if p]
+    return "".join(p[:1].upper() + p[1:] for p in parts) or "Op"
+
+
+def indexed_py(name: str, indices: tuple[int, ...]) -> str:
+    return name + "".join(f"_{i}" for i in indices)
+
+
+def indexed_display(name: str, indices: tuple[int, ...]) -> str:
+    return f"{name}[{', '.join(map(str, indices))}]" if indices else name

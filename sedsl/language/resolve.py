@@ -1,0 +1,692 @@
+"""AST -> IR: merge imports, resolve names and parameters, unroll loops, infer shapes.
+
+Resolution never stops at the first problem: each one becomes a diagnostic and the
+offending node turns into a poison value that silences the errors it would cause
+downstream. Conditions that depend on sizes (`C // reduction >= 1`, a broadcast of H
+against W) are collected as obligations for the checker to prove or evaluate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sedsl.check.diagnostics import Diagnostics, Label
+from sedsl.language import ast, ir
+from sedsl.language.names import (
+    class_name,
+    did_you_mean,
+    indexed_display,
+    indexed_py,
+    python_name_problem,
+)
+from sedsl.language.parser import parse_file
+from sedsl.language.span import Span
+from sedsl.ops.library import DIM_FUNCTIONS, PRIMITIVES
+from sedsl.ops.primitive import Obligation, Primitive, ShapeContext, ShapeError
+from sedsl.shapes.dims import Dim
+
+SCALAR_TYPES = ("int", "float", "bool", "str")
+MAX_UNROLL = 4096  # nodes per graph; a loop over a huge range is a mistake, not a space
+COMPARISONS = ("==", "!=", "<", "<=", ">", ">=")
+
+
+class _Abort(Exception):
+    """Stops elaborating one node after its diagnostic was reported."""
+
+
+# ---- values during elaboration -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TV:
+    expr: ir.Expr
+    shape: ir.Shape
+
+
+@dataclass(frozen=True)
+class LV:
+    items: tuple[TV, ...]
+
+
+@dataclass(frozen=True)
+class SV:
+    value: Dim | float | bool | str
+
+
+@dataclass(frozen=True)
+class Poison:
+    """The value of something already reported as wrong."""
+
+
+Value = TV | LV | SV | Poison
+POISON = Poison()
+
+
+def _shape_text(shape: ir.Shape) -> str:
+    return "[" + ", ".join(map(str, shape)) + "]"
+
+
+# ---- the resolver ------------------------------------------------------------------
+
+
+@dataclass
+class _Decls:
+    params: dict[str, ast.Param] = field(default_factory=dict)
+    ops: dict[str, ast.OpDef] = field(default_factory=dict)
+    opsets: dict[str, ast.OpSet] = field(default_factory=dict)
+    spans: dict[str, Span] = field(default_factory=dict)  # any top-level name
+
+
+def resolve_file(
+    path: Path,
+    diagnostics: Diagnostics,
+    overrides: dict[str, int | float] | None = None,
+    display: str | None = None,
+) -> ir.SpaceIR | None:
+    """Parse `path` and its imports and resolve them; None when nothing could be parsed."""
+    return Resolver(diagnostics, overrides or {}).run(path, display)
+
+
+class Resolver:
+    def __init__(self, diagnostics: Diagnostics, overrides: dict[str, int | float]):
+        self.diag = diagnostics
+        self.overrides = overrides
+        self.decls = _Decls()
+        self.hasher = hashlib.sha256()
+        self.obligations: list[tuple[Obligation, str, Span]] = []
+        self.param_values: dict[str, int | float | bool | str] = {}
+        self.op_cache: dict[str, ir.OpIR | None] = {}
+        self.op_obligations: dict[str, list[tuple[Obligation, str, Span]]] = {}
+        self.used: set[str] = set()
+
+    # ---- files and imports ----------------------------------------------------------
+    def run(self, path: Path, display: str | None) -> ir.SpaceIR | None:
+        main = self._load(path, display or str(path), stack=())
+        if main is None:
+            return None
+        self._check_params()
+        self._check_names()
+        opsets = tuple(
+            s for s in (self._opset(o) for o in self.decls.opsets.values()) if s is not None
+        )
+        blocks = [d for d in main.decls if isinstance(d, ast.Block)]
+        for extra in blocks[1:]:
+            self.diag.error(
+                "E011",
+                f"a space has one block; `{extra.name}` is a second one",
+                extra.span,
+                labels=(Label(blocks[0].span, "the first block"),),
+            )
+        block = self._block(blocks[0], opsets) if blocks else None
+        genotypes = self._genotypes(main, block, opsets)
+        points = self._points(main, block)
+        requirements = self._requirements(main)
+        recipe = self._recipe(main)
+        self._warn_unused_declarations(main)
+        space = next((d for d in main.decls if isinstance(d, ast.SpaceDecl)), None)
+        name = space.name if space else Path(path).stem
+        if space is None:
+            self.diag.error(
+                "E015",
+                "missing `space NAME` declaration",
+                Span.point(main.path),
+                help='start the file with `space my_space "what it searches"`',
+            )
+        elif problem := python_name_problem(space.name):
+            self.diag.error(
+                "E014", f"space name `{space.name}` cannot be a Python package: {problem}",
+                space.span,
+            )
+        ops = tuple(o for n, o in self.op_cache.items() if o is not None and n in self.used)
+        return ir.SpaceIR(
+            name=name,
+            doc=space.doc if space else None,
+            source=main.path,
+            source_sha256=self.hasher.hexdigest(),
+            params=tuple(
+                ir.ParamIR(p.name, p.type.id, self.param_values[p.name], p.doc, p.span)
+                for p in self.decls.params.values()
+                if p.name in self.param_values
+            ),
+            ops=ops,
+            opsets=opsets,
+            block=block,
+            genotypes=genotypes,
+            point_sets=points,
+            requirements=requirements,
+            recipe=recipe,
+            obligations=tuple(self.obligations),
+        )
+
+    def _load(self, path: Path, display: str, stack: tuple[Path, ...]) -> ast.Module | None:
+        module = parse_file(path, self.diag, display)
+        if not module.decls and self.diag.has_errors:
+            return None if not stack else module
+        self.hasher.update(module.source.encode("utf-8"))
+        for decl in module.decls:
+            if isinstance(decl, ast.Import):
+                self._import(decl, path, stack + (path.resolve(),))
+            elif isinstance(decl, ast.Param | ast.OpDef | ast.OpSet):
+                self._declare(decl)
+            elif stack and not isinstance(decl, ast.SpaceDecl):
+                self.diag.warning(
+                    "W011",
+                    "an imported file contributes only params, ops and op sets; "
+                    "this declaration is ignored",
+                    decl.span,
+                )
+        return module
+
+    def _import(self, decl: ast.Import, importer: Path, stack: tuple[Path, ...]) -> None:
+        target = (importer.parent / decl.path.value).resolve()
+        if target in stack:
+            chain = " -> ".join(p.name for p in (*stack, target))
+            self.diag.error(
+                "E061", f"import cycle: {chain}", decl.path.span,
+                help="move the shared declarations into a library that imports neither",
+            )
+            return
+        if not target.is_file():
+            self.diag.error(
+                "E060",
+                f'cannot find imported file "{decl.path.value}"',
+                decl.path.span,
+                notes=(f"looked for {target}",),
+                help="import paths are relative to the importing file",
+            )
+            return
+        if target in getattr(self, "_loaded", set()):
+            return
+        self._loaded = getattr(self, "_loaded", set()) | {target}
+        display = str(Path(decl.span.file).parent / decl.path.value)
+        self._load(target, display, stack)
+
+    def _declare(self, decl: ast.Param | ast.OpDef | ast.OpSet) -> None:
+        name = decl.name
+        if name in self.decls.spans:
+            first = self.decls.spans[name]
+            self.diag.error(
+                "E011",
+                f"`{name}` is defined twice",
+                decl.span,
+                label="redefined here",
+                labels=(Label(first, "first defined here"),),
+            )
+            return
+        if name in PRIMITIVES and not isinstance(decl, ast.Param):
+            self.diag.error(
+                "E011",
+                f"`{name}` is a primitive op and cannot be redefined",
+                decl.span,
+                help=f"choose another name, e.g. `my_{name}`",
+            )
+            return
+        self.decls.spans[name] = decl.span
+        table = {ast.Param: self.decls.params, ast.OpDef: self.decls.ops, ast.OpSet: self.decls.opsets}
+        table[type(decl)][name] = decl
+
+    # ---- parameters -------------------------------------------------------------------
+    def _check_params(self) -> None:
+        for param in self.decls.params.values():
+            if param.type.id not in SCALAR_TYPES:
+                self.diag.error(
+                    "E012",
+                    f"unknown parameter type `{param.type.id}`",
+                    param.type.span,
+                    help="parameters are int, float, bool or str",
+                )
+                continue
+            value = self._constant(param.default, {})
+            if value is None:
+                continue
+            if not _fits(value, param.type.id):
+                self.diag.error(
+                    "E012",
+                    f"parameter `{param.name}` is declared {param.type.id} "
+                    f"but its default is {_type_of(value)} `{value}`",
+                    param.default.span,
+                    labels=(Label(param.type.span, f"declared {param.type.id} here"),),
+                )
+                continue
+            if param.name in self.overrides:
+                value = self.overrides[param.name]
+                if not _fits(value, param.type.id):
+                    self.diag.error(
+                        "E012",
+                        f"override {param.name}={value} is not a {param.type.id}",
+                        param.span,
+                    )
+                    continue
+            self.param_values[param.name] = float(value) if param.type.id == "float" else value
+        for name in self.overrides:
+            if name not in self.decls.params:
+                self.diag.error(
+                    "E010",
+                    f"cannot set `{name}`: the space has no such parameter",
+                    Span.point("<command line>"),
+                    help=did_you_mean(name, self.decls.params),
+                )
+
+    def _constant(self, expr: ast.Expr, env: dict[str, Dim | float]):
+        """Evaluate a constant expression (param defaults, recipe values, points)."""
+        if isinstance(expr, ast.Number | ast.String | ast.Bool):
+            return expr.value
+        if isinstance(expr, ast.Unary) and expr.op == "-":
+            inner = self._constant(expr.operand, env)
+            if isinstance(inner, int | float) and not isinstance(inner, bool):
+                return -inner
+        if isinstance(expr, ast.Name) and expr.id in self.param_values:
+            return self.param_values[expr.id]
+        if isinstance(expr, ast.Binary) and expr.op in ("+", "-", "*", "/", "//", "**"):
+            left, right = self._constant(expr.left, env), self._constant(expr.right, env)
+            if all(isinstance(v, int | float) and not isinstance(v, bool) for v in (left, right)):
+                try:
+                    return _arith(expr.op, left, right)
+                except (ZeroDivisionError, OverflowError):
+                    pass
+        self.diag.error("E012", "expected a constant value", expr.span)
+        return None
+
+    # ---- names --------------------------------------------------------------------------
+    def _check_names(self) -> None:
+        for kind, table in (
+            ("parameter", self.decls.params),
+            ("op", self.decls.ops),
+            ("op set", self.decls.opsets),
+        ):
+            for name, decl in table.items():
+                if problem := python_name_problem(name):
+                    self.diag.error(
+                        "E014", f"{kind} name `{name}` cannot become a Python name: {problem}",
+                        decl.span,
+                        help="use an ASCII name that is not a Python keyword or builtin",
+                    )
+
+    def _check_local_name(self, name: str, span: Span, kind: str) -> None:
+        if problem := python_name_problem(name):
+            self.diag.error(
+                "E014", f"{kind} name `{name}` cannot become a Python name: {problem}", span,
+                help="use an ASCII name that is not a Python keyword or builtin",
+            )
+
+    def _warn_unused_declarations(self, main: ast.Module) -> None:
+        for decl in main.decls:
+            if isinstance(decl, ast.OpSet | ast.OpDef) and decl.name not in self.used:
+                kind = "op set" if isinstance(decl, ast.OpSet) else "op"
+                self.diag.warning("W010", f"{kind} `{decl.name}` is never used", decl.span)
+
+    def space_scope(self) -> dict[str, Value]:
+        scope: dict[str, Value] = {}
+        for name, value in self.param_values.items():
+            param = self.decls.params[name]
+            if param.type.id == "int":
+                scope[name] = SV(Dim.sym(name))
+            else:
+                scope[name] = SV(value)
+        return scope
+
+    # ---- composite ops ----------------------------------------------------------------
+    def op_ir(self, name: str) -> ir.OpIR | None:
+        if name in self.op_cache:
+            return self.op_cache[name]
+        self.op_cache[name] = None  # recursion guard: an op that calls itself resolves to None
+        decl = self.decls.ops[name]
+        tensors = [p for p in decl.params if isinstance(p, ast.TensorParam)]
+        scalars = [p for p in decl.params if isinstance(p, ast.ScalarParam)]
+        if not tensors:
+            self.diag.error("E015", f"op `{name}` takes no tensor input", decl.span)
+            return None
+        scope = self.space_scope()
+        dims: list[str] = []
+        inputs = []
+        for t in tensors:
+            self._check_local_name(t.name, t.span, "input")
+            shape = self._declared_shape(t.shape, scope, bind=dims)
+            if shape is None:
+                return None
+            inputs.append((t.name, shape))
+        params = []
+        for s in scalars:
+            self._check_local_name(s.name, s.span, "parameter")
+            type_ = s.type.id if s.type.id in SCALAR_TYPES else None
+            if type_ is None:
+                self.diag.error(
+                    "E012", f"unknown parameter type `{s.type.id}`", s.type.span,
+                    help="op parameters are int, float, bool or str",
+                )
+                return None
+            default = self._constant(s.default, {}) if s.default is not None else None
+            if default is not None and not _fits(default, type_):
+                self.diag.error(
+                    "E012",
+                    f"parameter `{s.name}` is declared {type_} but its default is "
+                    f"{_type_of(default)} `{default}`",
+                    s.default.span,
+                )
+                return None
+            params.append(ir.ScalarParamIR(s.name, type_, default))
+            scope[s.name] = SV(Dim.sym(s.name)) if type_ == "int" else SV(
+                default if default is not None else 0.0
+            )
+        for d in dims:
+            scope[d] = SV(Dim.sym(d))
+        builder = GraphBuilder(self, scope, inputs, owner=f"op `{name}`", allow_edges=False)
+        graph = builder.build(decl.body, decl.returns)
+        if graph is None:
+            return None
+        result = self._declared_shape(decl.result, scope, bind=None)
+        out_shape = _expr_shape(graph.output)
+        if result is not None and out_shape is not None:
+            builder.match_shape(
+                out_shape, result, decl.returns.span, "E023", f"the result of op `{name}`"
+            )
+        op = ir.OpIR(
+            name=name,
+            py_class=class_name(name),
+            doc=decl.doc,
+            dims=tuple(dims),
+            params=tuple(params),
+            graph=graph,
+            result=result or out_shape,
+            span=decl.span,
+        )
+        self.op_obligations[name] = builder.obligations
+        self.op_cache[name] = op
+        return op
+
+    def _declared_shape(self, ann: ast.ShapeAnn, scope, bind: list[str] | None) -> ir.Shape | None:
+        """A shape annotation; with `bind`, bare unknown names become new dim symbols."""
+        dims = []
+        for expr in ann.dims:
+            if isinstance(expr, ast.Name) and expr.id not in scope and bind is not None:
+                if expr.id not in bind:
+                    bind.append(expr.id)
+                dims.append(Dim.sym(expr.id))
+                continue
+            value = self.scalar_expr(expr, {**scope, **{d: SV(Dim.sym(d)) for d in bind or ()}})
+            if not isinstance(value, Dim):
+                if value is not None:
+                    self.diag.error("E012", "a dimension must be an integer expression", expr.span)
+                return None
+            dims.append(value)
+        return tuple(dims)
+
+    def scalar_expr(self, expr: ast.Expr, scope: dict[str, Value]):
+        try:
+            value = GraphBuilder(self, scope, [], owner="", allow_edges=False).eval(expr, {})
+        except _Abort:
+            return None
+        if isinstance(value, SV):
+            return value.value
+        if not isinstance(value, Poison):
+            self.diag.error("E015", "expected a number here, found a tensor", expr.span)
+        return None
+
+    # ---- op sets ------------------------------------------------------------------------
+    def _opset(self, decl: ast.OpSet) -> ir.OpSetIR | None:
+        scope = self.space_scope()
+        dims: list[str] = []
+        input_shape = self._declared_shape(decl.input.shape, scope, bind=dims)
+        if input_shape is None:
+            return None
+        full = {**scope, **{d: SV(Dim.sym(d)) for d in dims}}
+        result = self._declared_shape(decl.result, full, bind=None)
+        if result is None:
+            return None
+        candidates, labels = [], {}
+        for cand in decl.candidates:
+            label = candidate_label(cand)
+            if label in labels:
+                self.diag.error(
+                    "E011",
+                    f"candidate `{label}` appears twice in op set `{decl.name}`",
+                    cand.span,
+                    labels=(Label(labels[label], "first here"),),
+                )
+                continue
+            labels[label] = cand.span
+            self._check_local_name(label, cand.span, "candidate")
+            built = self._candidate(decl, cand, label, input_shape, result, full)
+            if built is not None:
+                candidates.append(built)
+        return ir.OpSetIR(
+            decl.name, decl.doc, input_shape, result, tuple(candidates), decl.span
+        )
+
+    def _candidate(self, opset, cand, label, input_shape, result, scope) -> ir.CandidateIR | None:
+        builder = GraphBuilder(self, scope, [("x", input_shape)], owner=f"op set `{opset.name}`",
+                               allow_edges=False)
+        arg = TV(ir.Ref("x", input_shape), input_shape)
+        try:
+            value = builder.call(cand.op, [arg], cand.kwargs, cand.span, {}, module_hint=label)
+        except _Abort:
+            return None
+        if not isinstance(value, TV):
+            return None
+        context = (
+            f"candidate `{label}` of op set `{opset.name}`",
+            f"the op set declares {_shape_text(input_shape)} -> {_shape_text(result)}",
+        )
+        builder.match_shape(value.shape, result, cand.span, "E020", context[0], note=context[1])
+        self.obligations.extend(builder.obligations)
+        call = value.expr
+        params = call.params if isinstance(call, ir.PrimCall) else builder.last_params
+        kind = "prim" if cand.op.id in PRIMITIVES else "op"
+        return ir.CandidateIR(label, cand.op.id, kind, params, value.shape, cand.span)
+
+    # ---- the block ----------------------------------------------------------------------
+    def _block(self, decl: ast.Block, opsets: tuple[ir.OpSetIR, ...]) -> ir.BlockIR | None:
+        self._check_local_name(decl.name, decl.span, "block")
+        scope = self.space_scope()
+        dims: list[str] = []
+        shape = self._declared_shape(decl.input.shape, scope, bind=dims)
+        if shape is None:
+            return None
+        self.block_dims = tuple(dims)
+        full = {**scope, **{d: SV(Dim.sym(d)) for d in dims}}
+        result = self._declared_shape(decl.result, full, bind=None)
+        self._check_local_name(decl.input.name, decl.input.span, "input")
+        builder = GraphBuilder(
+            self, full, [(decl.input.name, shape)], owner=f"block `{decl.name}`",
+            allow_edges=True, opsets={s.name: s for s in opsets},
+        )
+        graph = builder.build(decl.body, decl.returns)
+        self.obligations.extend(builder.obligations)
+        if graph is None:
+            return None
+        out = _expr_shape(graph.output)
+        if result is not None and out is not None:
+            builder.match_shape(out, result, decl.returns.span, "E023", "the block's result")
+            self.obligations.extend(builder.obligations[len(self.obligations) :] or [])
+        return ir.BlockIR(
+            decl.name, decl.doc, shape, result or out, graph, tuple(builder.edges), decl.span
+        )
+
+    # ---- genotypes, points, constraints, recipe ------------------------------------
+    def _genotypes(self, main, block, opsets) -> tuple[ir.GenotypeIR, ...]:
+        result, seen = [], {}
+        sets = {s.name: s for s in opsets}
+        for decl in (d for d in main.decls if isinstance(d, ast.Genotype)):
+            if decl.name in seen:
+                self.diag.error(
+                    "E011", f"genotype `{decl.name}` is defined twice", decl.span,
+                    labels=(Label(seen[decl.name], "first defined here"),),
+                )
+                continue
+            seen[decl.name] = decl.span
+            self._check_local_name(decl.name, decl.span, "genotype")
+            if block is None:
+                continue
+            result.append(self._genotype(decl, block, sets))
+        return tuple(result)
+
+    def _genotype(self, decl, block, sets) -> ir.GenotypeIR:
+        edges = {e.name: e for e in block.edges}
+        chosen: dict[str, str] = {}
+        spans: dict[str, Span] = {}
+        for choice in decl.choices:
+            indices = []
+            for index in choice.edge.indices:
+                value = self._constant(index, {})
+                indices.append(value if isinstance(value, int) else -1)
+            name = indexed_display(choice.edge.name, tuple(indices))
+            edge = edges.get(name)
+            if edge is None:
+                self.diag.error(
+                    "E050",
+                    f"genotype `{decl.name}` names `{name}`, which is not a searched edge",
+                    choice.edge.span,
+                    notes=("the searched edges are " + ", ".join(f"`{e}`" for e in edges),),
+                    help=did_you_mean(name, edges),
+                )
+                continue
+            if edge.name in spans:
+                self.diag.error(
+                    "E053", f"genotype `{decl.name}` chooses for `{name}` twice", choice.span,
+                    labels=(Label(spans[edge.name], "first choice here"),),
+                )
+                continue
+            spans[edge.name] = choice.span
+            label = candidate_label(choice.candidate)
+            opset = sets.get(edge.opset)
+            labels = [c.label for c in opset.candidates] if opset else []
+            if opset and label not in labels:
+                self.diag.error(
+                    "E051",
+                    f"`{label}` is not a candidate of op set `{edge.opset}` (edge `{name}`)",
+                    choice.candidate.span,
+                    labels=(Label(opset.span, f"op set `{edge.opset}` is declared here"),),
+                    notes=("its candidates are " + ", ".join(f"`{c}`" for c in labels),),
+                    help=did_you_mean(label, labels),
+                )
+                continue
+            chosen[edge.py] = label
+        missing = [e.name for e in block.edges if e.name not in spans]
+        if missing:
+            self.diag.error(
+                "E052",
+                f"genotype `{decl.name}` does not choose an op for "
+                + ", ".join(f"`{m}`" for m in missing),
+                decl.span,
+                help="a genotype picks exactly one candidate for every searched edge",
+            )
+        ordered = tuple((e.py, chosen[e.py]) for e in block.edges if e.py in chosen)
+        return ir.GenotypeIR(decl.name, decl.doc, ordered, decl.span)
+
+    def _points(self, main, block) -> tuple[ir.PointSet, ...]:
+        result = []
+        dims = getattr(self, "block_dims", ())
+        for decl in (d for d in main.decls if isinstance(d, ast.Check)):
+            bad = [d for d in decl.dims if d.id not in dims]
+            for d in bad:
+                self.diag.error(
+                    "E041",
+                    f"`{d.id}` is not a dimension of the block's input",
+                    d.span,
+                    notes=("the block's input dims are " + ", ".join(dims),) if dims else (),
+                    help=did_you_mean(d.id, dims),
+                )
+            points = []
+            for point in decl.points:
+                if len(point) != len(decl.dims):
+                    self.diag.error(
+                        "E041",
+                        f"this point has {len(point)} values for {len(decl.dims)} dims",
+                        point[0].span.to(point[-1].span),
+                    )
+                    continue
+                values = [self._constant(v, {}) for v in point]
+                if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values):
+                    self.diag.error(
+                        "E041", "point values must be positive integers",
+                        point[0].span.to(point[-1].span),
+                    )
+                    continue
+                points.append(tuple((d.id, v) for d, v in zip(decl.dims, values, strict=True)))
+            if not bad:
+                result.append(ir.PointSet(decl.name, tuple(points), decl.span))
+        return tuple(result)
+
+    def _requirements(self, main) -> tuple[ir.Requirement, ...]:
+        result = []
+        scope = self.space_scope()
+        for d in getattr(self, "block_dims", ()):
+            scope[d] = SV(Dim.sym(d))
+        for decl in (d for d in main.decls if isinstance(d, ast.Require)):
+            cond = decl.condition
+            if not (isinstance(cond, ast.Binary) and cond.op in COMPARISONS):
+                self.diag.error(
+                    "E012", "a requirement is a comparison, e.g. `C % K == 0`", cond.span
+                )
+                continue
+            left = self.scalar_expr(cond.left, scope)
+            right = self.scalar_expr(cond.right, scope)
+            if isinstance(left, Dim) and isinstance(right, Dim):
+                text = main.source[cond.span.start : cond.span.end] or f"{left} {cond.op} {right}"
+                result.append(ir.Requirement(left, cond.op, right, text, decl.span))
+            elif left is not None and right is not None:
+                self.diag.error("E012", "a requirement compares integer expressions", cond.span)
+        return tuple(result)
+
+    def _recipe(self, main) -> tuple[tuple[str, int | float | bool | str], ...]:
+        settings = []
+        for decl in (d for d in main.decls if isinstance(d, ast.Recipe)):
+            for s in decl.settings:
+                value = self._constant(s.value, {})
+                if value is not None:
+                    settings.append((s.name, value))
+        return tuple(settings)
+
+
+def candidate_label(cand: ast.Candidate) -> str:
+    """A candidate's name: its label, else the op and its arguments: `conv1d(k=3)` ->
+    `conv1d_k3`."""
+    if cand.label:
+        return cand.label
+    parts = [cand.op.id]
+    for kw in cand.kwargs:
+        value = kw.value
+        text = (
+            str(value.value).replace(".", "p").replace("-", "m")
+            if isinstance(value, ast.Number | ast.Bool | ast.String)
+            else (value.id if isinstance(value, ast.Name) else "x")
+        )
+        parts.append(text if isinstance(value, ast.Name) else f"{kw.name}{text}")
+    return "_".join(parts)
+
+
+def _fits(value, type_: str) -> bool:
+    if type_ == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if type_ == "float":
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if type_ == "bool":
+        return isinstance(value, bool)
+    return isinstance(value, str)
+
+
+def _type_of(value) -> str:
+    return {bool: "bool", int: "int", float: "float", str: "str"}.get(type(value), "value")
+
+
+def _arith(op: str, a, b):
+    if op == "+":
+        return a + b
+    if op == "-":
+        return a - b
+    if op == "*":
+        return a * b
+    if op == "/":
+        return a / b
+    if op == "//":
+        return a // b
+    return a**b
+
+
+def _expr_shape(expr: ir.Expr) -> ir.Shape | None:
+    return getattr(expr, "shape", None)
+
+
+from sedsl.language.graph import GraphBuilder  # noqa: E402  (mutual: GraphBuilder uses Resolver)

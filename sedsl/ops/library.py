@@ -1,0 +1,455 @@
+"""The primitive op library: one `Primitive` entry per op, with its shape rule and code.
+
+Adding a primitive is one entry here (and, if it needs a helper class, one definition in
+`runtime.py`). Everything else — composite attention ops, op sets, blocks — is written in
+the .space language on top of these.
+
+Shapes are [B, C, H, W] unless an entry says otherwise; `over="hw"` pools the spatial
+axes (one value per channel) and `over="c"` pools the channels (one value per position).
+"""
+
+from __future__ import annotations
+
+from sedsl.ops.primitive import (
+    Code,
+    CodeInputs,
+    ParamSpec,
+    Primitive,
+    Shape,
+    ShapeContext,
+    ShapeError,
+)
+from sedsl.shapes.dims import Dim
+
+ONE = Dim.const(1)
+OVER = ParamSpec("over", "str", "hw", "the axes to pool: `hw` (spatial) or `c` (channels)", ("hw", "c"))
+
+
+def _rank4(shape: Shape, what: str = "input") -> Shape:
+    if len(shape) != 4:
+        raise ShapeError(f"{what} must have rank 4 [B, C, H, W], got rank {len(shape)}")
+    return shape
+
+
+def _pooled(shape: Shape, over: str) -> Shape:
+    b, c, h, w = _rank4(shape)
+    return (b, c, ONE, ONE) if over == "hw" else (b, ONE, h, w)
+
+
+def _axes(over: str) -> str:
+    return "(2, 3)" if over == "hw" else "(1,)"
+
+
+def _same(ctx: ShapeContext, shapes: list[Shape], params) -> Shape:
+    return shapes[0]
+
+
+def _pool(name: str, doc: str, call, extra: tuple[ParamSpec, ...] = (), imports=()) -> Primitive:
+    return Primitive(
+        name=name,
+        doc=doc,
+        signature="[B, C, H, W] -> [B, C, 1, 1] (over=hw) | [B, 1, H, W] (over=c)",
+        params=(OVER, *extra),
+        arity=1,
+        infer=lambda ctx, shapes, p: _pooled(shapes[0], p["over"]),
+        code=lambda c: Code(call(c), imports=imports),
+        buffer=_global_buffer,
+    )
+
+
+def _global_buffer(shape: Shape, params) -> Dim:
+    """Pooling over the whole map must see all of it before it can emit: H * W * C."""
+    _, c, h, w = shape
+    return c * h * w if params.get("over", "hw") == "hw" else c
+
+
+# ---- elementwise ---------------------------------------------------------------------
+
+
+def _unary(name: str, doc: str, call: str) -> Primitive:
+    return Primitive(
+        name=name,
+        doc=doc,
+        signature="[...] -> [...]",
+        params=(),
+        arity=1,
+        infer=_same,
+        code=lambda c: Code(call.format(x=c.args[0])),
+    )
+
+
+# ---- convolutions ----------------------------------------------------------------------
+
+
+def _conv2d_infer(ctx: ShapeContext, shapes: list[Shape], p) -> Shape:
+    b, c, h, w = _rank4(shapes[0])
+    out, groups = p["out"], p["groups"]
+    kh, kw = _kernel(p)
+    for k, axis in ((kh, "height"), (kw, "width")):
+        if not k.is_const or k.value % 2 != 1:
+            ctx.require(k % 2, "==", 1, f"the kernel {axis} must be odd to keep the size")
+    ctx.require(out, ">=", 1, "a convolution needs at least one output channel")
+    if not groups.is_int(1):
+        ctx.require(c % groups, "==", 0, "groups must divide the input channels")
+        ctx.require(out % groups, "==", 0, "groups must divide the output channels")
+    return (b, out, h, w)
+
+
+def _kernel(p) -> tuple[Dim, Dim]:
+    k = p["k"]
+    kh = p["kh"] if isinstance(p.get("kh"), Dim) else k
+    kw = p["kw"] if isinstance(p.get("kw"), Dim) else k
+    return kh, kw
+
+
+def _conv2d_code(c: CodeInputs) -> Code:
+    p, raw = c.params, c.raw
+    kh, kw = _kernel(raw)
+    kernel = p["k"] if kh == kw and "kh" not in raw and "kw" not in raw else f"({_py(kh)}, {_py(kw)})"
+    if kh == kw:
+        padding = f"{p['dilation']} * ({_py(kh)} - 1) // 2" if p["dilation"] != "1" else (
+            f"{_py(kh)} // 2"
+        )
+    else:
+        d = p["dilation"]
+        padding = f"({d} * ({_py(kh)} - 1) // 2, {d} * ({_py(kw)} - 1) // 2)"
+    args = [c.shapes[0][1], p["out"], kernel, f"padding={padding}"]
+    if p["dilation"] != "1":
+        args.append(f"dilation={p['dilation']}")
+    if p["groups"] != "1":
+        args.append(f"groups={p['groups']}")
+    args.append(f"bias={p['bias']}")
+    return Code("{m}(" + c.args[0] + ")", init=f"nn.Conv2d({', '.join(args)})")
+
+
+def _py(value) -> str:
+    return value.to_python() if isinstance(value, Dim) else repr(value)
+
+
+def _conv1d_infer(ctx, shapes, p) -> Shape:
+    b, c, h, w = _rank4(shapes[0])
+    if not (h.is_int(1) and w.is_int(1)):
+        raise ShapeError(
+            f"conv1d runs across the channels of a [B, C, 1, 1] descriptor, got [{b}, {c}, {h}, {w}]",
+            help="squeeze the spatial axes first, e.g. avg_pool(x)",
+        )
+    k = p["k"]
+    ctx.require(k % 2, "==", 1, "the kernel must be odd to keep the channel count")
+    return shapes[0]
+
+
+# ---- structure -------------------------------------------------------------------------
+
+
+def _concat_infer(ctx, shapes, p) -> Shape:
+    first = _rank4(shapes[0], "every input")
+    channels = first[1]
+    for i, shape in enumerate(shapes[1:], start=1):
+        _rank4(shape, "every input")
+        for axis in (0, 2, 3):
+            if shape[axis] != first[axis]:
+                if not (shape[axis].is_const and first[axis].is_const):
+                    ctx.require(
+                        shape[axis], "==", first[axis], f"concat needs equal {'BCHW'[axis]} sizes"
+                    )
+                    continue
+                raise ShapeError(
+                    f"concat needs inputs that agree except in C: input {i + 1} has "
+                    f"{'BCHW'[axis]} = {shape[axis]}, input 1 has {first[axis]}",
+                    argument=i,
+                )
+        channels = channels + shape[1]
+    return (first[0], channels, first[2], first[3])
+
+
+def _split_infer(ctx, shapes, p) -> Shape:
+    b, c, h, w = _rank4(shapes[0])
+    parts = p["parts"]
+    ctx.require(c % parts, "==", 0, "split needs the channels to divide evenly")
+    return (b, c / parts, h, w)
+
+
+def _same_shapes_infer(ctx, shapes, p) -> Shape:
+    first = shapes[0]
+    for i, shape in enumerate(shapes[1:], start=1):
+        if len(shape) != len(first):
+            raise ShapeError(f"input {i + 1} has rank {len(shape)}, input 1 has {len(first)}")
+        for a, b in zip(shape, first, strict=True):
+            if a != b:
+                ctx.require(a, "==", b, "all inputs must have the same shape")
+    return first
+
+
+def _affine_infer(ctx, shapes, p) -> Shape:
+    b, c, h, w = _rank4(shapes[0])
+    return shapes[0]
+
+
+def _affine_code(c: CodeInputs) -> Code:
+    _, ch, h, w = c.shapes[0]
+    dims = ", ".join(d for d in (ch, h, w))
+    return Code("{m}(" + c.args[0] + ")", init=f"Affine({dims})", imports=("Affine",))
+
+
+def _tile_infer(ctx, shapes, p) -> Shape:
+    b, c, h, w = _rank4(shapes[0])
+    th, tw = p["h"], p["w"]
+    ctx.require(th, ">=", 1, "a tile is at least one row high")
+    ctx.require(tw, ">=", 1, "a tile is at least one column wide")
+    return (b, c, h.ceildiv(th), w.ceildiv(tw))
+
+
+def _tile_code(c: CodeInputs) -> Code:
+    h, w = c.params["h"], c.params["w"]
+    return Code(f"F.avg_pool2d({c.args[0]}, ({h}, {w}), stride=({h}, {w}), ceil_mode=True)")
+
+
+def _tile_buffer(shape: Shape, p) -> Dim:
+    """A tile of h x w must be buffered whole: h * w * C (TSE, section 3.2)."""
+    _, c, h, w = shape
+    return c * Dim.minimum(p["h"], h) * Dim.minimum(p["w"], w)
+
+
+def _broadcast_infer(ctx, shapes, p) -> Shape:
+    y, x = _rank4(shapes[0]), _rank4(shapes[1], "the reference input")
+    th, tw = p["h"], p["w"]
+    for got, size, tile, axis in ((y[2], x[2], th, "H"), (y[3], x[3], tw, "W")):
+        ctx.require(got, "==", size.ceildiv(tile), f"one value per tile along {axis}")
+    return (y[0], y[1], x[2], x[3])
+
+
+def _broadcast_code(c: CodeInputs) -> Code:
+    y, x = c.args
+    h, w = c.params["h"], c.params["w"]
+    return Code(
+        f"tile_broadcast({y}, {h}, {w}, {x}.shape[-2], {x}.shape[-1])",
+        imports=("tile_broadcast",),
+    )
+
+
+def _build() -> dict[str, Primitive]:
+    dim = "dim"
+    prims = [
+        # ---- squeezes --------------------------------------------------------------
+        _pool(
+            "avg_pool",
+            "Average pooling over the chosen axes (SE's GAP with over=hw).",
+            lambda c: f"{c.args[0]}.mean(dim={_axes(c.raw['over'])}, keepdim=True)",
+        ),
+        _pool(
+            "max_pool",
+            "Max pooling over the chosen axes (CBAM's GMP with over=hw).",
+            lambda c: (
+                f"{c.args[0]}.amax(dim={_axes(c.raw['over'])}, keepdim=True)"
+            ),
+        ),
+        _pool(
+            "std_pool",
+            "Standard deviation over the chosen axes (SRM).",
+            lambda c: f"std_pool({c.args[0]}, {_axes(c.raw['over'])})",
+            imports=("std_pool",),
+        ),
+        _pool(
+            "skew_pool",
+            "Third central moment over the chosen axes (MCA's skew, as the SASE code has it).",
+            lambda c: f"skew_pool({c.args[0]}, {_axes(c.raw['over'])})",
+            imports=("skew_pool",),
+        ),
+        _pool(
+            "lp_pool",
+            "L_p pooling (sum x^p)^(1/p) over the chosen axes (SASE; p=4 approximates GMP).",
+            lambda c: f"lp_pool({c.args[0]}, {_axes(c.raw['over'])}, {c.params['p']})",
+            extra=(ParamSpec("p", "float", 4.0, "the order p"),),
+            imports=("lp_pool",),
+        ),
+        Primitive(
+            name="cov_pool",
+            stateful=True,
+            doc="Global second-order (covariance) pooling (GSoP), reduced channels by "
+            "`reduction` first, with a row-wise conv and a 1x1 conv to restore the shape.",
+            signature="[B, C, H, W] -> [B, C, 1, 1] (over=hw) | [B, 1, H, W] (over=c)",
+            params=(OVER, ParamSpec("reduction", dim, Dim.const(4), "channel reduction first")),
+            arity=1,
+            infer=lambda ctx, s, p: _pooled(s[0], p["over"]),
+            code=lambda c: Code(
+                "{m}(" + c.args[0] + ")",
+                init=(
+                    f"CovariancePool({c.shapes[0][1]}, {c.params['reduction']})"
+                    if c.raw["over"] == "hw"
+                    else f"SpatialCovariancePool({c.shapes[0][1]})"
+                ),
+                imports=("CovariancePool",) if c.raw["over"] == "hw" else ("SpatialCovariancePool",),
+            ),
+            buffer=_global_buffer,
+        ),
+        Primitive(
+            name="norm_l2_pool",
+            stateful=True,
+            doc="Instance normalisation then the L2 norm over the chosen axes (EAN / GCT). "
+            "Over hw this is constant in its input: IN leaves every channel with unit "
+            "variance, so the norm depends only on the affine weights.",
+            signature="[B, C, H, W] -> [B, C, 1, 1] (over=hw) | [B, 1, H, W] (over=c)",
+            params=(OVER,),
+            arity=1,
+            infer=lambda ctx, s, p: _pooled(s[0], p["over"]),
+            code=lambda c: Code(
+                "{m}(" + c.args[0] + ")",
+                init=f"NormL2Pool({', '.join(c.shapes[0][1:])}, {_axes(c.raw['over'])})",
+                imports=("NormL2Pool",),
+            ),
+            buffer=_global_buffer,
+        ),
+        Primitive(
+            name="tile_pool",
+            doc="Average pooling over non-overlapping h x w tiles, kernel = stride, ceil mode "
+            "(TSE's tiled squeeze; h = H, w = W is SE's GAP).",
+            signature="[B, C, H, W] -> [B, C, ceil(H / h), ceil(W / w)]",
+            params=(ParamSpec("h", dim, None, "tile height"), ParamSpec("w", dim, None, "tile width")),
+            arity=1,
+            infer=_tile_infer,
+            code=_tile_code,
+            buffer=_tile_buffer,
+        ),
+        Primitive(
+            name="tile_broadcast",
+            doc="Nearest-neighbour broadcast of per-tile values y back to the size of x "
+            "(repeat_interleave, then crop; TSE Figure A1).",
+            signature="[B, C, ceil(H / h), ceil(W / w)], [B, _, H, W] -> [B, C, H, W]",
+            params=(ParamSpec("h", dim, None, "tile height"), ParamSpec("w", dim, None, "tile width")),
+            arity=2,
+            infer=_broadcast_infer,
+            code=_broadcast_code,
+        ),
+        # ---- learned maps ----------------------------------------------------------
+        Primitive(
+            name="conv2d",
+            stateful=True,
+            doc="2D convolution with 'same' padding; `groups=C` makes it depth-wise.",
+            signature="[B, C, H, W] -> [B, out, H, W]",
+            params=(
+                ParamSpec("out", dim, None, "output channels"),
+                ParamSpec("k", dim, Dim.const(1), "square kernel size (odd)"),
+                ParamSpec("kh", dim, None, "kernel height, overrides k"),
+                ParamSpec("kw", dim, None, "kernel width, overrides k"),
+                ParamSpec("dilation", dim, Dim.const(1), "dilation"),
+                ParamSpec("groups", dim, Dim.const(1), "groups"),
+                ParamSpec("bias", "bool", False, "learn a bias"),
+            ),
+            arity=1,
+            infer=_conv2d_infer,
+            code=_conv2d_code,
+        ),
+        Primitive(
+            name="conv1d",
+            stateful=True,
+            doc="1D convolution across the channels of a descriptor (ECA), 'same' padding.",
+            signature="[B, C, 1, 1] -> [B, C, 1, 1]",
+            params=(
+                ParamSpec("k", dim, Dim.const(3), "kernel size (odd)"),
+                ParamSpec("bias", "bool", False, "learn a bias"),
+            ),
+            arity=1,
+            infer=_conv1d_infer,
+            code=lambda c: Code(
+                "{m}(" + c.args[0] + ")",
+                init=f"ChannelConv1d({c.params['k']}"
+                + (", bias=True" if c.raw["bias"] else "")
+                + ")",
+                imports=("ChannelConv1d",),
+            ),
+        ),
+        Primitive(
+            name="affine",
+            stateful=True,
+            doc="alpha * x + beta with one pair per element of a [C, H, W] descriptor "
+            "(GCT / EAN excitation; per channel on [B, C, 1, 1], per position on [B, 1, H, W]).",
+            signature="[B, C, H, W] -> [B, C, H, W]",
+            params=(),
+            arity=1,
+            infer=_affine_infer,
+            code=_affine_code,
+        ),
+        Primitive(
+            name="mix",
+            stateful=True,
+            doc="Mixes n same-shaped inputs with n weights shared over channels, no bias "
+            "(the 1x1 conv that combines GAP and GMP in SASE).",
+            signature="[S], [S], ... -> [S]",
+            params=(),
+            arity=None,
+            infer=_same_shapes_infer,
+            code=lambda c: Code(
+                "{m}(" + ", ".join(c.args) + ")", init=f"Mix({len(c.args)})", imports=("Mix",)
+            ),
+        ),
+        Primitive(
+            name="bn",
+            stateful=True,
+            doc="Batch normalisation over channels.",
+            signature="[B, C, H, W] -> [B, C, H, W]",
+            params=(ParamSpec("affine", "bool", True, "learn scale and shift"),),
+            arity=1,
+            infer=lambda ctx, s, p: _rank4(s[0]),
+            code=lambda c: Code(
+                "{m}(" + c.args[0] + ")",
+                init=f"nn.BatchNorm2d({c.shapes[0][1]}"
+                + ("" if c.raw["affine"] else ", affine=False")
+                + ")",
+            ),
+        ),
+        # ---- activations and trivia --------------------------------------------------
+        _unary("relu", "Rectified linear unit.", "torch.relu({x})"),
+        _unary("sigmoid", "Logistic sigmoid; bounds an attention map to (0, 1).", "torch.sigmoid({x})"),
+        _unary("tanh", "Hyperbolic tangent.", "torch.tanh({x})"),
+        _unary("identity", "Returns its input.", "{x}"),
+        _unary("zero", "Zeros of the input's shape (DARTS' `none`).", "{x}.mul(0.0)"),
+        # ---- structure -------------------------------------------------------------
+        Primitive(
+            name="concat",
+            doc="Concatenation along channels, in argument order.",
+            signature="[B, C1, H, W], [B, C2, H, W], ... -> [B, C1 + C2 + ..., H, W]",
+            params=(),
+            arity=None,
+            infer=_concat_infer,
+            code=lambda c: Code(f"torch.cat([{', '.join(c.args)}], dim=1)"),
+        ),
+        Primitive(
+            name="split",
+            doc="Splits the channels into `parts` equal groups (a list; index it with [k]).",
+            signature="[B, C, H, W] -> parts x [B, C / parts, H, W]",
+            params=(ParamSpec("parts", dim, None, "number of groups"),),
+            arity=1,
+            infer=_split_infer,
+            code=lambda c: Code(
+                f"torch.chunk({c.args[0]}, {c.params['parts']}, dim=1)"
+            ),
+            returns_list=True,
+        ),
+        Primitive(
+            name="sum",
+            doc="Elementwise sum of same-shaped inputs (or of a list).",
+            signature="[S], [S], ... -> [S]",
+            params=(),
+            arity=None,
+            infer=_same_shapes_infer,
+            code=lambda c: Code(" + ".join(c.args) if len(c.args) > 1 else c.args[0]),
+        ),
+        Primitive(
+            name="mean",
+            doc="Elementwise mean of same-shaped inputs (or of a list).",
+            signature="[S], [S], ... -> [S]",
+            params=(),
+            arity=None,
+            infer=_same_shapes_infer,
+            code=lambda c: Code(
+                f"({' + '.join(c.args)}) / {len(c.args)}" if len(c.args) > 1 else c.args[0]
+            ),
+        ),
+    ]
+    return {p.name: p for p in prims}
+
+
+PRIMITIVES: dict[str, Primitive] = _build()
+
+# Functions of dims usable in shapes and constraints, e.g. `max(1, C // 16)`.
+DIM_FUNCTIONS = ("max", "min", "ceil")

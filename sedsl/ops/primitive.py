@@ -1,0 +1,99 @@
+"""What a primitive op is: typed parameters, a shape rule and a code template.
+
+A primitive is one `Primitive` entry in `sedsl/ops/library.py`. Its shape rule works on
+symbolic dims and may add obligations (conditions the checker proves or evaluates at the
+instantiation points); its code template turns Python expressions for its inputs, dims
+and parameters into a constructor (for ops with weights) and a forward expression.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sedsl.shapes.dims import Dim
+
+Shape = tuple[Dim, ...]
+ParamValue = Dim | float | str | bool
+
+
+class ShapeError(Exception):
+    """Raised by a shape rule when its inputs cannot be accepted; becomes a diagnostic."""
+
+    def __init__(self, message: str, *, help: str | None = None, argument: int = 0):
+        super().__init__(message)
+        self.message = message
+        self.help = help
+        self.argument = argument  # which tensor argument is at fault, for the span
+
+
+@dataclass(frozen=True)
+class Obligation:
+    """`lhs op rhs` must hold at every instantiation point (e.g. `C // reduction >= 1`)."""
+
+    lhs: Dim
+    op: str  # == != < <= > >=
+    rhs: Dim
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.lhs} {self.op} {self.rhs}"
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    name: str
+    type: str  # int | float | str | bool | dim
+    default: ParamValue | None = None  # None: required
+    doc: str = ""
+    choices: tuple[str, ...] = ()
+
+
+@dataclass
+class ShapeContext:
+    """Collects the obligations one shape rule adds."""
+
+    obligations: list[Obligation] = field(default_factory=list)
+
+    def require(self, lhs: Dim | int, op: str, rhs: Dim | int, reason: str) -> None:
+        lhs, rhs = _dim(lhs), _dim(rhs)
+        self.obligations.append(Obligation(lhs, op, rhs, reason))
+
+
+def _dim(value: Dim | int) -> Dim:
+    return value if isinstance(value, Dim) else Dim.const(value)
+
+
+@dataclass(frozen=True)
+class CodeInputs:
+    """What a code template gets: Python source for each input and each parameter."""
+
+    args: tuple[str, ...]  # forward expressions of the tensor inputs
+    shapes: tuple[tuple[str, ...], ...]  # constructor-time Python expressions of their dims
+    params: dict[str, str]  # Python literals / expressions of the parameters
+    raw: dict[str, ParamValue]  # the parameter values themselves
+
+
+@dataclass(frozen=True)
+class Code:
+    call: str  # forward expression; `{m}` stands for the module attribute
+    init: str | None = None  # constructor expression of the module, for ops with weights
+    imports: tuple[str, ...] = ()  # helper names from sedsl/ops/runtime.py to emit
+
+
+@dataclass(frozen=True)
+class Primitive:
+    name: str
+    doc: str
+    signature: str  # for docs and `sedsl explain`, e.g. "[B, C, H, W] -> [B, C, 1, 1]"
+    params: tuple[ParamSpec, ...]
+    arity: int | None  # number of tensor inputs; None for one or more
+    infer: Callable[[ShapeContext, list[Shape], dict[str, ParamValue]], Shape]
+    code: Callable[[CodeInputs], Code]
+    # minimum pipeline buffer (TSE paper, section 3.2) in elements, from the input shape
+    buffer: Callable[[Shape, dict[str, ParamValue]], Dim] | None = None
+    returns_list: bool = False
+    stateful: bool = False  # has weights or buffers, so each call site owns a module
+
+    def param(self, name: str) -> ParamSpec | None:
+        return next((p for p in self.params if p.name == name), None)

@@ -1,0 +1,140 @@
+"""Helpers that generated code needs beyond `torch.nn`.
+
+This is real, tested Python; the generator copies the source of the helpers a file uses
+(found with `ast`, so generating never imports torch) into that file, which keeps every
+generated `fixed.py` standalone.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+
+def std_pool(x: Tensor, dims: tuple[int, ...], eps: float = 1e-10) -> Tensor:
+    """Standard deviation over `dims` (SRM), unbiased as in the SASE code (`torch.std`);
+    the tiny eps keeps the gradient finite on a constant input, where sqrt has none."""
+    return (x.var(dim=dims, keepdim=True, unbiased=True) + eps).sqrt()
+
+
+def skew_pool(x: Tensor, dims: tuple[int, ...]) -> Tensor:
+    """Third central moment over `dims`, as the SASE code computes "skew pooling" (MCA):
+    mean((x - mean)^3), not divided by sigma^3."""
+    centred = x - x.mean(dim=dims, keepdim=True)
+    return centred.pow(3).mean(dim=dims, keepdim=True)
+
+
+def lp_pool(x: Tensor, dims: tuple[int, ...], p: float) -> Tensor:
+    """L_p pooling, (sum x^p)^(1/p) over `dims` (SASE, eq. in "Lp-pooling"): a sum, not a
+    mean, no eps and no abs, as the paper and its code define it."""
+    return x.pow(p).sum(dim=dims, keepdim=True).pow(1.0 / p)
+
+
+def tile_broadcast(y: Tensor, tile_h: int, tile_w: int, height: int, width: int) -> Tensor:
+    """Nearest-neighbour broadcast of per-tile values back to the map (TSE, Figure A1)."""
+    y = torch.repeat_interleave(y, tile_h, dim=-2)[:, :, :height, :]
+    return torch.repeat_interleave(y, tile_w, dim=-1)[:, :, :, :width]
+
+
+class Mix(nn.Module):
+    """Mixes n same-shaped inputs with n weights shared over channels, no bias: the 1x1
+    conv 2 -> 1 that combines GAP and GMP in SASE's squeeze candidates."""
+
+    def __init__(self, n: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(n).uniform_(-(n**-0.5), n**-0.5))
+
+    def forward(self, *xs: Tensor) -> Tensor:
+        out = xs[0] * self.weight[0]
+        for i, x in enumerate(xs[1:], start=1):
+            out = out + x * self.weight[i]
+        return out
+
+
+class Affine(nn.Module):
+    """alpha * x + beta with one (alpha, beta) per element of `shape` (GCT / EAN
+    excitation); alpha starts at 1 and beta at 0."""
+
+    def __init__(self, *shape: int):
+        super().__init__()
+        self.alpha = nn.Parameter(torch.ones(1, *shape))
+        self.beta = nn.Parameter(torch.zeros(1, *shape))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x * self.alpha + self.beta
+
+
+class ChannelConv1d(nn.Module):
+    """A 1D convolution across the channels of a [B, C, 1, 1] descriptor (ECA)."""
+
+    def __init__(self, kernel_size: int, bias: bool = False):
+        super().__init__()
+        self.conv = nn.Conv1d(1, 1, kernel_size, padding=(kernel_size - 1) // 2, bias=bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        b, c = x.shape[0], x.shape[1]
+        return self.conv(x.reshape(b, 1, c)).reshape(b, c, 1, 1)
+
+
+class CovariancePool(nn.Module):
+    """Global second-order pooling (GSoP) shaped for a channel squeeze, as the SASE code
+    does it: average groups of `reduction` channels, centre over positions, channel
+    covariance (divided by c - 1), BN, a row-wise (grouped) conv, ReLU, 1x1 conv to C."""
+
+    def __init__(self, channels: int, reduction: int = 4):
+        super().__init__()
+        reduced = max(2, channels // reduction)
+        self.reduced = reduced
+        self.norm = nn.BatchNorm2d(reduced)
+        self.row_conv = nn.Conv2d(reduced, reduced, (reduced, 1), groups=reduced, bias=False)
+        self.expand = nn.Conv2d(reduced, channels, 1, bias=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        b, c, h, w = x.shape
+        z = nn.functional.adaptive_avg_pool1d(x.flatten(2).transpose(1, 2), self.reduced)
+        z = z.transpose(1, 2)  # [B, c, HW]
+        z = z - z.mean(dim=2, keepdim=True)
+        cov = (z @ z.transpose(1, 2) / (self.reduced - 1)).unsqueeze(-1)  # [B, c, c, 1]
+        rows = torch.relu(self.row_conv(self.norm(cov)))  # [B, c, 1, 1]
+        return self.expand(rows)
+
+
+class SpatialCovariancePool(nn.Module):
+    """GSoP along channels for a spatial squeeze, as the SASE code does it: pool the map
+    to `grid` x `grid` positions, covariance of positions over channels, BN, row-wise conv,
+    ReLU, 1x1 conv, then back to H x W (adaptive pooling of an upsample = nearest)."""
+
+    def __init__(self, channels: int, grid: int = 8):
+        super().__init__()
+        n = grid * grid
+        self.grid = grid
+        self.norm = nn.BatchNorm2d(n)
+        self.row_conv = nn.Conv2d(n, n, (n, 1), groups=n, bias=False)
+        self.expand = nn.Conv2d(n, n, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        b, c, h, w = x.shape
+        z = nn.functional.adaptive_avg_pool2d(x, self.grid).flatten(2).transpose(1, 2)
+        z = z - z.mean(dim=2, keepdim=True)  # [B, n, C], centred over channels
+        cov = (z @ z.transpose(1, 2) / (z.shape[1] - 1)).unsqueeze(-1)
+        rows = self.expand(torch.relu(self.row_conv(self.norm(cov))))  # [B, n, 1, 1]
+        grid = rows.reshape(b, 1, self.grid, self.grid)
+        return nn.functional.interpolate(grid, size=(h, w), mode="nearest")
+
+
+class NormL2Pool(nn.Module):
+    """Instance normalisation then the L2 norm (EAN / GCT squeeze), as the SASE code has it.
+    Over H, W (`dims=(2, 3)`): InstanceNorm2d(affine) then the norm per channel, which is
+    constant in the input (IN leaves unit variance). Over C (`dims=(1,)`): LayerNorm over
+    (H, W) per channel map, then the norm across channels per position."""
+
+    def __init__(self, channels: int, height: int, width: int, dims: tuple[int, ...]):
+        super().__init__()
+        self.dims = dims
+        if dims == (2, 3):
+            self.norm = nn.InstanceNorm2d(channels, affine=True)
+        else:
+            self.norm = nn.LayerNorm((height, width))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.norm(x).pow(2).sum(dim=self.dims, keepdim=True).sqrt()

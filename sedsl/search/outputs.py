@@ -1,0 +1,95 @@
+"""The files of a run directory, each rewritten whole (and atomically) from the run's history.
+
+Rewriting from the history that lives in the checkpoint means a resumed run's files never hold
+rows from epochs that were computed after the checkpoint it resumed from.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+METRICS = "metrics.csv"
+ALPHAS = "alphas.jsonl"
+ALPHAS_PLOT = "alphas.png"
+GENOTYPE = "genotype.json"
+CONFIG = "config.json"
+METRIC_COLUMNS = (
+    "epoch",
+    "train_loss",
+    "train_acc",
+    "val_loss",
+    "val_acc",
+    "lr",
+    "seconds",
+    "alpha_entropy",
+)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def write_json(path: Path, value: Any) -> None:
+    write_text_atomic(path, json.dumps(value, indent=2, sort_keys=False) + "\n")
+
+
+def write_metrics(run_dir: Path, rows: Sequence[Mapping[str, float]]) -> None:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=METRIC_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text_atomic(run_dir / METRICS, buffer.getvalue())
+
+
+def write_alpha_history(run_dir: Path, snapshots: Sequence[Mapping[str, Any]]) -> None:
+    lines = [json.dumps(snapshot, sort_keys=False) for snapshot in snapshots]
+    write_text_atomic(run_dir / ALPHAS, "".join(line + "\n" for line in lines))
+
+
+def alpha_entropy(snapshot: Mapping[str, Sequence[float]]) -> float:
+    """Mean over edges of the entropy (nats) of the softmax weights: log(n) at start, 0 when sure."""
+    entropies = [-sum(p * math.log(p) for p in weights if p > 0) for weights in snapshot.values()]
+    return sum(entropies) / max(len(entropies), 1)
+
+
+def plot_alphas(
+    run_dir: Path, snapshots: Sequence[Mapping[str, Any]], candidates: Mapping[str, Sequence[str]]
+) -> None:
+    """One panel per edge: the softmax weight of each candidate over epochs."""
+    if not snapshots:
+        return
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    edges = list(candidates)
+    columns = min(3, len(edges))
+    rows = math.ceil(len(edges) / columns)
+    figure, axes = plt.subplots(
+        rows, columns, figsize=(4.2 * columns, 3.0 * rows), squeeze=False, sharex=True
+    )
+    epochs = [snapshot["epoch"] for snapshot in snapshots]
+    for axis, edge in zip(axes.flat, edges):
+        for index, name in enumerate(candidates[edge]):
+            axis.plot(epochs, [s["weights"][edge][index] for s in snapshots], label=name)
+        axis.set_title(edge)
+        axis.set_xlabel("epoch")
+        axis.set_ylabel("softmax(alpha)")
+        axis.legend(fontsize="x-small")
+    for axis in list(axes.flat)[len(edges) :]:
+        axis.set_visible(False)
+    figure.tight_layout()
+    temporary = run_dir / f".{ALPHAS_PLOT}.tmp-{os.getpid()}.png"
+    figure.savefig(temporary, dpi=100)
+    plt.close(figure)
+    os.replace(temporary, run_dir / ALPHAS_PLOT)

@@ -1,0 +1,1 @@
+"""Fake generated space for the search tests."""
