@@ -120,7 +120,7 @@ class GraphBuilder:
     def _range(self, rng: ast.Range, env) -> range:
         bounds = []
         for expr in (rng.start, rng.stop):
-            value = self.res.scalar_expr(expr, {**self.scope, **_ints(env)})
+            value = self.res.concrete(self.res.scalar_expr(expr, {**self.scope, **_ints(env)}))
             if not (isinstance(value, Dim) and value.is_const):
                 if value is not None:
                     self.diag.error(
@@ -141,7 +141,7 @@ class GraphBuilder:
         target = stmt.target
         indices = []
         for expr in target.indices:
-            value = self.res.scalar_expr(expr, {**self.scope, **_ints(env)})
+            value = self.res.concrete(self.res.scalar_expr(expr, {**self.scope, **_ints(env)}))
             if not (isinstance(value, Dim) and value.is_const):
                 self.diag.error("E012", "an index must be a constant integer", expr.span)
                 return
@@ -257,8 +257,10 @@ class GraphBuilder:
             value = self.eval(expr, env, quiet=True)
         except _Abort:
             return None
-        if isinstance(value, SV) and isinstance(value.value, Dim) and value.value.is_const:
-            return int(value.value.value)
+        if isinstance(value, SV) and isinstance(value.value, Dim):
+            concrete = self.res.concrete(value.value)
+            if concrete.is_const:
+                return int(concrete.value)
         return None
 
     def _range_quiet(self, rng, env) -> range:
@@ -402,7 +404,8 @@ class GraphBuilder:
             key = (expr.value.id, tuple(indices))
             if key in self.values:
                 return self.values[key]
-            if expr.value.id in self.families and key not in self.pending:
+            family = self.families.get(expr.value.id, [()])
+            if () not in family and key not in self.pending:
                 defined = ", ".join(
                     indexed_display(expr.value.id, k) for k in sorted(self.families[expr.value.id])
                 )
@@ -455,6 +458,8 @@ class GraphBuilder:
                 isinstance(scalar.value, Dim) and not scalar.value.is_const
             ):
                 self._fail("E015", "tensors combine with constant numbers only", expr.span)
+            if expr.op in ("+", "-") and scalar is right and _is_zero(scalar.value):
+                return left  # `U + sum(<empty>)`, the first node of a HOGA chain
             shape = tensor.shape
         return TV(ir.BinOp(expr.op, _operand(left), _operand(right), shape), shape)
 
@@ -631,12 +636,21 @@ class GraphBuilder:
             self._fail("E013", f"op set `{opset.name}` takes one tensor", expr.span)
         self.edge_in_current = True
         arg = args[0]
+        mapping = _bind_symbols(opset.input, arg.shape)
         self.match_shape(
-            arg.shape, opset.input, expr.args[0].span, "E023",
+            arg.shape, tuple(d.subs(mapping) for d in opset.input), expr.args[0].span, "E023",
             f"the input of searched edge `{self.current.display}`",
             note=f"op set `{opset.name}` takes {_shape_text(opset.input)}",
         )
-        mapping = _bind_symbols(opset.input, arg.shape)
+        if any(Dim.sym(k) != v for k, v in mapping.items()):
+            # the candidates were checked on the set's own symbols; check them again on
+            # this edge's sizes (HOGA's groups have C / K channels)
+            for cand in opset.candidates:
+                for ob, code, _ in self.res.candidate_obligations.get((opset.name, cand.label), []):
+                    inst = Obligation(ob.lhs.subs(mapping), ob.op, ob.rhs.subs(mapping),
+                                      f"{ob.reason} (candidate `{cand.label}` on edge "
+                                      f"`{self.current.display}`)")
+                    self.obligations.append((inst, code, cand.span))
         result = tuple(d.subs(mapping) for d in opset.result)
         edge = ir.EdgeIR(self.current.display, self.current.py, opset.name, arg.shape,
                          self.current.span)
@@ -770,7 +784,7 @@ class GraphBuilder:
                 self.modules.append(ir.Module(module, "prim", prim.name, kept,
                                               tuple(t.shape for t in tensors)))
         if prim.returns_list:
-            parts = params["parts"]
+            parts = self.res.concrete(params["parts"])
             if not parts.is_const:
                 self._fail("E012", "split needs a constant number of parts", span)
             base = ir.PrimCall(prim.name, tuple(t.expr for t in tensors), kept, module, None)
@@ -829,6 +843,10 @@ class GraphBuilder:
         while f"{stem}_{i}" in taken:
             i += 1
         return f"{stem}_{i}"
+
+
+def _is_zero(value) -> bool:
+    return value == 0 or (isinstance(value, Dim) and value.is_int(0))
 
 
 def _operand(value: Value) -> ir.Expr:

@@ -11,7 +11,7 @@ _ASCII_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 # Names the generated code itself uses; a .space name equal to one would shadow it.
 RESERVED = frozenset(
-    {"self", "torch", "nn", "F", "Tensor", "super", "math", "Mapping", "annotations"}
+    {"self", "torch", "nn", "Tensor", "super", "math", "Mapping", "annotations"}
     | {"max", "min", "len", "sum", "range", "int", "float", "bool", "str", "dict", "tuple"}
     | {"print", "exec", "eval", "open", "object", "type", "list", "globals", "locals"}
 )

@@ -100,6 +100,7 @@ class Resolver:
         self.op_cache: dict[str, ir.OpIR | None] = {}
         self.op_obligations: dict[str, list[tuple[Obligation, str, Span]]] = {}
         self.used: set[str] = set()
+        self.candidate_obligations: dict[tuple[str, str], list] = {}
 
     # ---- files and imports ----------------------------------------------------------
     def run(self, path: Path, display: str | None) -> ir.SpaceIR | None:
@@ -317,6 +318,17 @@ class Resolver:
                 kind = "op set" if isinstance(decl, ast.OpSet) else "op"
                 self.diag.warning("W010", f"{kind} `{decl.name}` is never used", decl.span)
 
+    def concrete(self, value):
+        """A dim with the space's int parameters replaced by their values: structure (loop
+        bounds, split parts, indices) is fixed when the space is resolved."""
+        if not isinstance(value, Dim):
+            return value
+        ints = {
+            k: Dim.const(v) for k, v in self.param_values.items()
+            if isinstance(v, int) and not isinstance(v, bool)
+        }
+        return value.subs(ints)
+
     def space_scope(self) -> dict[str, Value]:
         scope: dict[str, Value] = {}
         for name, value in self.param_values.items():
@@ -471,6 +483,7 @@ class Resolver:
         )
         builder.match_shape(value.shape, result, cand.span, "E020", context[0], note=context[1])
         self.obligations.extend(builder.obligations)
+        self.candidate_obligations[(opset.name, label)] = builder.obligations
         call = value.expr
         params = call.params if isinstance(call, ir.PrimCall) else builder.last_params
         kind = "prim" if cand.op.id in PRIMITIVES else "op"

@@ -201,7 +201,7 @@ def _tile_infer(ctx, shapes, p) -> Shape:
 
 def _tile_code(c: CodeInputs) -> Code:
     h, w = c.params["h"], c.params["w"]
-    return Code(f"F.avg_pool2d({c.args[0]}, ({h}, {w}), stride=({h}, {w}), ceil_mode=True)")
+    return Code(f"nn.functional.avg_pool2d({c.args[0]}, ({h}, {w}), stride=({h}, {w}), ceil_mode=True)")
 
 
 def _tile_buffer(shape: Shape, p) -> Dim:

@@ -56,6 +56,17 @@ class DistContext:
             for tensor in tensors:
                 dist.broadcast(tensor, src=0)
 
+    def require_identical(self, tensors: Sequence[Tensor], what: str) -> None:
+        """Fail loudly if ranks drifted apart (a cheap max/min all-reduce of one flat copy)."""
+        if not self.active:
+            return
+        flat = torch.cat([t.detach().reshape(-1).float() for t in tensors])
+        high, low = flat.clone(), flat.clone()
+        dist.all_reduce(high, op=dist.ReduceOp.MAX)
+        dist.all_reduce(low, op=dist.ReduceOp.MIN)
+        if not torch.equal(high, low):
+            raise RuntimeError(f"data-parallel ranks hold different {what}")
+
     def barrier(self) -> None:
         if self.active:
             dist.barrier()

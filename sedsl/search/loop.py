@@ -165,6 +165,7 @@ class Search:
         with self._progress() as progress:
             while self.epoch < last:
                 metrics = self.run_epoch(progress)
+                self.context.require_identical(self.network.arch_parameters(), "alphas")
                 self._record(metrics, writer)
                 self.save_checkpoint()
                 self._write_outputs()

@@ -1,0 +1,121 @@
+"""Export a searched genotype as one standalone .py file that imports torch only.
+
+The file is the generated ``fixed.py`` of the space, verbatim, followed by the genotype and a
+``build_searched(channels, height, width)`` that calls its ``build_fixed``. ``verify`` imports the
+written file in a fresh interpreter where sedsl cannot be imported and runs a forward pass.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from .errors import SearchError
+from .space import LoadedSpace, load_space
+
+APPENDIX = '''
+
+# ---- appended by `sedsl export` -------------------------------------------------------------
+# Searched genotype of space {space!r} ({how}).
+SEARCHED_GENOTYPE: dict[str, str] = {genotype}
+
+
+def build_searched(channels: int, height: int, width: int):
+    """The searched attention block for a feature map of shape (B, channels, height, width)."""
+    return build_fixed(SEARCHED_GENOTYPE, channels, height, width)
+'''
+
+# Runs in the fresh interpreter: refuse any sedsl import, load the file, run one forward pass.
+VERIFY = r"""
+import importlib.abc, importlib.util, sys
+class NoSedsl(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "sedsl" or name.startswith("sedsl."):
+            raise ImportError("sedsl is not importable here")
+sys.meta_path.insert(0, NoSedsl())
+path, c, h, w = sys.argv[1], *map(int, sys.argv[2:5])
+spec = importlib.util.spec_from_file_location("exported", path)
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+import torch
+block = module.build_searched(c, h, w).eval()
+x = torch.randn(2, c, h, w)
+assert block(x).shape == x.shape, block(x).shape
+print("ok")
+"""
+
+
+def export_genotype(
+    genotype_json: str | Path,
+    out_py: str | Path,
+    *,
+    space_dir: str | Path | None = None,
+    verify: bool = True,
+) -> Path:
+    """Write ``out_py`` for the genotype in ``genotype_json`` (a search's genotype.json)."""
+    record = read_genotype(genotype_json)
+    space = load_space(space_dir or record["space_dir"])
+    check_genotype(record, space)
+    source = (space.path / "fixed.py").read_text(encoding="utf-8")
+    how = f"order {record.get('order')}, hvp {record.get('hvp')}, seed {record.get('seed')}"
+    text = source.rstrip() + "\n" + APPENDIX.format(
+        space=space.name, how=how, genotype=repr(dict(record["genotype"]))
+    )
+    out = Path(out_py)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    if verify:
+        verify_standalone(out, first_point(space))
+    return out
+
+
+def read_genotype(path: str | Path) -> dict[str, Any]:
+    try:
+        record = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise SearchError(f"{path}: cannot read the genotype: {err}") from err
+    if not isinstance(record, dict) or not isinstance(record.get("genotype"), dict):
+        raise SearchError(f"{path}: not a sedsl genotype.json (no 'genotype' mapping)")
+    return record
+
+
+def check_genotype(record: dict[str, Any], space: LoadedSpace) -> None:
+    expected = record.get("source_sha256")
+    if expected and expected != space.source_sha256:
+        raise SearchError(
+            f"the genotype was searched on another version of space {space.name!r} "
+            f"(source {expected[:12]}, now {space.source_sha256[:12]}); search again"
+        )
+    candidates = space.candidates
+    for edge, choice in record["genotype"].items():
+        if choice not in candidates.get(edge, ()):
+            raise SearchError(f"genotype: {edge} = {choice!r} is not a candidate of {space.name}")
+    missing = set(candidates) - set(record["genotype"])
+    if missing:
+        raise SearchError(f"genotype: no choice for edges {', '.join(sorted(missing))}")
+
+
+def first_point(space: LoadedSpace) -> tuple[int, int, int]:
+    for points in (space.manifest.get("points") or {}).values():
+        if points:
+            return int(points[0]["C"]), int(points[0]["H"]), int(points[0]["W"])
+    return 16, 8, 8
+
+
+def verify_standalone(path: Path, point: tuple[int, int, int]) -> None:
+    with tempfile.TemporaryDirectory() as cwd:
+        completed = subprocess.run(
+            [sys.executable, "-I", "-c", VERIFY, str(path.resolve()), *map(str, point)],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    if completed.returncode != 0 or "ok" not in completed.stdout:
+        raise SearchError(
+            f"{path}: the exported module does not run on its own:\n{completed.stderr.strip()}"
+        )
