@@ -98,6 +98,53 @@ def _sources_of(path: Path, diags) -> dict[str, str]:
 
 
 @main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--out", "out_dir", type=click.Path(path_type=Path), default=Path("generated"),
+              show_default=True, help="directory that receives generated/<space>/.")
+@click.option("--check", "check_only", is_flag=True,
+              help="write nothing; exit 1 and name the stale files if output would differ.")
+@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
+              help="override a parameter's default.")
+def generate(files: tuple[Path, ...], out_dir: Path, check_only: bool, sets: tuple[str, ...]) -> None:
+    """Generate PyTorch (ops, supernet, fixed modules, manifest) from .space files."""
+    from sedsl.check.checker import check_file
+    from sedsl.check.render import render_text
+    from sedsl.codegen.generate import GenerateError, render_space, stale_files, write_space
+
+    overrides = _parse_sets(sets)
+    status = EXIT_OK
+    for path in files:
+        report = check_file(path, overrides, display=str(path))
+        diags = report.diagnostics.sorted()
+        if not report.ok or report.space is None or report.space.block is None:
+            if diags:
+                click.echo(render_text(diags, _sources_of(path, diags)), err=True)
+            if report.space is not None and report.space.block is None and report.ok:
+                click.echo(f"{path}: a library (no block); nothing to generate", err=True)
+                continue
+            status = max(status, EXIT_USAGE if any(d.code == "E002" for d in diags) else EXIT_ERRORS)
+            continue
+        try:
+            files_text = render_space(report.space)
+            target = out_dir / report.space.name
+            if check_only:
+                stale = stale_files(files_text, target)
+                for line in stale:
+                    click.echo(f"stale: {line}")
+                if stale:
+                    status = max(status, EXIT_ERRORS)
+            else:
+                written = write_space(files_text, out_dir, report.space.name)
+                click.echo(f"{path} -> {written}/")
+        except (GenerateError, OSError) as exc:
+            click.echo(f"error: {exc}", err=True)
+            status = EXIT_USAGE
+    if check_only and status == EXIT_OK:
+        click.echo("generated/ is up to date")
+    sys.exit(status)
+
+
+@main.command()
 @click.argument("code")
 def explain(code: str) -> None:
     """Print the long explanation of a diagnostic code, e.g. `sedsl explain E020`."""

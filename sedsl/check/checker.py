@@ -145,10 +145,12 @@ def _report_failure(diagnostics, code, message, ob: Obligation, span: Span, envs
     bindings = ", ".join(f"{s}={env[s]}" for s in used)
     sides = [f"{side} = {fmt_value(value)}" for side, value in ((ob.lhs, lhs), (ob.rhs, rhs))
              if not side.is_const]
-    notes = [f"with {bindings}: " + " and ".join(sides)]
+    # the first failing point's values go in the message, so the one-line formats show them
+    values = f"with {bindings}: " + " and ".join(sides)
     where = sorted({n for n, *_ in failing})
-    notes.append(
-        f"fails at {len(failing)} of {len(envs)} instantiation points ({', '.join(where)})"
-    )
-    diagnostics.error(code, message if message.startswith("requirement") else (
-        f"{message}: `{ob}` fails at `{name}`"), span, notes=tuple(notes))
+    notes = (f"fails at {len(failing)} of {len(envs)} instantiation points ({', '.join(where)})",)
+    if message.startswith("requirement"):
+        text = f"{message} at `{name}` ({values})"
+    else:
+        text = f"{message}: `{ob}` fails at `{name}` ({values})"
+    diagnostics.error(code, text, span, notes=notes)

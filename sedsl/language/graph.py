@@ -280,6 +280,8 @@ class GraphBuilder:
             self.current = None
         self.values[pending.key] = value
         if isinstance(value, TV):
+            # later uses refer to the node by name, not by repeating its expression
+            self.values[pending.key] = TV(ir.Ref(pending.py, value.shape), value.shape)
             return ir.Node(pending.display, pending.py, value.expr, value.shape, pending.span)
         if isinstance(value, LV):
             expr = value.items[0].expr.base if value.items and isinstance(
@@ -682,10 +684,10 @@ class GraphBuilder:
 
     def _unknown(self, func: ast.Name, kind: str):
         known = [*PRIMITIVES, *self.res.decls.ops, *self.opsets, *self.shared, *DIM_FUNCTIONS]
-        self._fail(
-            "E010", f"unknown {kind} `{func.id}`", func.span, label="not defined",
-            help=did_you_mean(func.id, known),
-        )
+        hint = did_you_mean(func.id, known)
+        if hint is not None:  # the user meant that one: no "never used" warning for it too
+            self.res.used.add(hint.split("`")[1])
+        self._fail("E010", f"unknown {kind} `{func.id}`", func.span, label="not defined", help=hint)
 
     def _kwargs(self, name, specs: dict[str, str], kwargs, env, required: set[str]) -> dict:
         values: dict = {}
@@ -715,6 +717,13 @@ class GraphBuilder:
 
     def _coerce(self, name, kw, type_: str, value):
         wrong = None
+        if isinstance(value, ir.ParamRef):
+            if value.type == type_ or (type_ == "float" and value.type == "int"):
+                return value
+            self._fail(
+                "E012", f"parameter `{kw.name}` of `{name}` takes {type_}, got {value.type} "
+                f"parameter `{value.name}`", kw.value.span,
+            )
         if type_ in ("dim", "int"):
             if isinstance(value, Dim) and all(
                 c.denominator == 1 for _, c in value.terms

@@ -125,7 +125,8 @@ class Resolver:
         points = self._points(main, block)
         requirements = self._requirements(main)
         recipe = self._recipe(main)
-        self._warn_unused_declarations(main)
+        if block is not None or not blocks:  # a block that failed to build uses nothing
+            self._warn_unused_declarations(main)
         space = next((d for d in main.decls if isinstance(d, ast.SpaceDecl)), None)
         name = space.name if space else Path(path).stem
         if space is None:
@@ -313,6 +314,12 @@ class Resolver:
             )
 
     def _warn_unused_declarations(self, main: ast.Module) -> None:
+        if not any(isinstance(d, ast.Block) for d in main.decls):
+            # a library: check every op body, since no block will reach them
+            for decl in main.decls:
+                if isinstance(decl, ast.OpDef):
+                    self.op_ir(decl.name)
+            return
         for decl in main.decls:
             if isinstance(decl, ast.OpSet | ast.OpDef) and decl.name not in self.used:
                 kind = "op set" if isinstance(decl, ast.OpSet) else "op"
@@ -378,9 +385,15 @@ class Resolver:
                     s.default.span,
                 )
                 return None
+            if type_ == "str":
+                self.diag.error(
+                    "E012", "op parameters are int, float or bool", s.type.span,
+                    help="pass choices like `over` directly to the primitive",
+                )
+                return None
             params.append(ir.ScalarParamIR(s.name, type_, default))
             scope[s.name] = SV(Dim.sym(s.name)) if type_ == "int" else SV(
-                default if default is not None else 0.0
+                ir.ParamRef(s.name, type_)
             )
         for d in dims:
             scope[d] = SV(Dim.sym(d))

@@ -106,13 +106,7 @@ def _conv2d_code(c: CodeInputs) -> Code:
     p, raw = c.params, c.raw
     kh, kw = _kernel(raw)
     kernel = p["k"] if kh == kw and "kh" not in raw and "kw" not in raw else f"({_py(kh)}, {_py(kw)})"
-    if kh == kw:
-        padding = f"{p['dilation']} * ({_py(kh)} - 1) // 2" if p["dilation"] != "1" else (
-            f"{_py(kh)} // 2"
-        )
-    else:
-        d = p["dilation"]
-        padding = f"({d} * ({_py(kh)} - 1) // 2, {d} * ({_py(kw)} - 1) // 2)"
+    padding = _same_padding(kh, kw, raw["dilation"], p["dilation"])
     args = [c.shapes[0][1], p["out"], kernel, f"padding={padding}"]
     if p["dilation"] != "1":
         args.append(f"dilation={p['dilation']}")
@@ -120,6 +114,17 @@ def _conv2d_code(c: CodeInputs) -> Code:
         args.append(f"groups={p['groups']}")
     args.append(f"bias={p['bias']}")
     return Code("{m}(" + c.args[0] + ")", init=f"nn.Conv2d({', '.join(args)})")
+
+
+def _same_padding(kh: Dim, kw: Dim, dilation: Dim, dilation_py: str) -> str:
+    """'same' padding for odd kernels: dilation * (k - 1) // 2 per axis, folded when known."""
+
+    def one(k: Dim) -> str:
+        if k.is_const and dilation.is_const:
+            return str(int(dilation.value) * (int(k.value) - 1) // 2)
+        return f"{dilation_py} * ({_py(k)} - 1) // 2"
+
+    return one(kh) if kh == kw else f"({one(kh)}, {one(kw)})"
 
 
 def _py(value) -> str:

@@ -152,7 +152,7 @@ def insertion_points(
         for parent, attribute in _insertion_slots(plain)
     ]
     with torch.no_grad():
-        plain(torch.empty(1, 3, *input_size, device="meta"))
+        plain.eval()(torch.empty(1, 3, *input_size, device="meta"))  # eval: BN accepts 1 x 1
     for hook in hooks:
         hook.remove()
     return shapes

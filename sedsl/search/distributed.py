@@ -22,7 +22,6 @@ from typing import Any
 
 import torch
 import torch.distributed as dist
-import torch.distributed.nn.functional as dist_fn
 from torch import Tensor, nn
 
 
@@ -53,8 +52,9 @@ class DistContext:
 
     def broadcast_(self, tensors: Sequence[Tensor]) -> None:
         if self.active:
-            for tensor in tensors:
-                dist.broadcast(tensor, src=0)
+            with torch.no_grad():  # an in-place write, not part of any graph
+                for tensor in tensors:
+                    dist.broadcast(tensor, src=0)
 
     def require_identical(self, tensors: Sequence[Tensor], what: str) -> None:
         """Fail loudly if ranks drifted apart (a cheap max/min all-reduce of one flat copy)."""
@@ -95,6 +95,8 @@ def spawn(nproc: int, fn: Callable[..., Any], *args: Any) -> None:
 
 
 def _entry(rank: int, world: int, port: int, fn: Callable[..., Any], args: tuple) -> None:
+    # Share the cores instead of oversubscribing them: collectives wait for the slowest rank.
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))
     os.environ.update(
         MASTER_ADDR="127.0.0.1",
         MASTER_PORT=str(port),
@@ -116,6 +118,27 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+class _AllReduceSum(torch.autograd.Function):
+    """Differentiable all-reduce: the gradient of a sum over ranks is the sum of the gradients.
+
+    Its backward is itself an ``_AllReduceSum``, so double backward (exact H v) works too.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, tensor: Tensor) -> Tensor:
+        out = tensor.clone()
+        dist.all_reduce(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        return _AllReduceSum.apply(grad.contiguous())
+
+
+def all_reduce_sum(tensor: Tensor) -> Tensor:
+    return _AllReduceSum.apply(tensor)
+
+
 class GlobalBatchNorm2d(nn.BatchNorm2d):
     """BatchNorm2d whose training statistics cover the global batch of all ranks."""
 
@@ -125,9 +148,9 @@ class GlobalBatchNorm2d(nn.BatchNorm2d):
         world = dist.get_world_size()
         count = x.numel() // x.shape[1] * world
         # Two passes (mean, then centred squares) round like BatchNorm's own two-pass statistics.
-        mean = dist_fn.all_reduce(x.sum((0, 2, 3))) / count
+        mean = all_reduce_sum(x.sum((0, 2, 3))) / count
         centred = x - mean.view(1, -1, 1, 1)
-        var = dist_fn.all_reduce(centred.square().sum((0, 2, 3))) / count
+        var = all_reduce_sum(centred.square().sum((0, 2, 3))) / count
         if self.track_running_stats and self.running_mean is not None:
             self._update_running_stats(mean.detach(), var.detach() * count / max(count - 1, 1))
         out = centred * torch.rsqrt(var + self.eps).view(1, -1, 1, 1)

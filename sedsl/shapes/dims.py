@@ -279,7 +279,7 @@ class Dim:
             return "0"
         if len(self.terms) == 1 and _lone_atom(self.terms[0]):
             atom = self.terms[0][0][0][0]
-            return atom if isinstance(atom, str) else atom.to_python(names)
+            return names.get(atom, atom) if isinstance(atom, str) else atom.to_python(names)
         parts = []
         for mono, coeff in _display_order(self.terms):
             numer = [(a, p) for a, p in mono if p > 0]

@@ -1,0 +1,144 @@
+"""Time one search step of a generated space against a plain ResNet-20 step, side by side.
+
+    python benchmarks/search_step.py generated/sase [--batch 64] [--repeats 15]
+
+Steps (batch 64, 3 x 32 x 32 input, ResNet-20, 2 threads): plain training step; supernet weight
+step; first-order arch step; second-order arch step with finite-difference and with exact H v; and
+a full second-order search iteration (arch step + weight step). Times are medians over rounds that
+alternate the kinds, as ratios to the plain step. Peak memory is the growth of the process's
+maximum resident set size (resource.ru_maxrss) over a few steps, each kind in a fresh subprocess
+so the peaks do not mask each other; it counts activations, gradients and optimizer state.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sedsl.search.architect import Architect  # noqa: E402
+from sedsl.search.backbones import build_backbone  # noqa: E402
+from sedsl.search.network import build_search_network  # noqa: E402
+from sedsl.search.space import load_space  # noqa: E402
+
+KINDS = ("plain", "weight", "arch1", "arch2_finite", "arch2_exact", "iteration2_finite")
+
+
+def make_batch(batch: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn(batch, 3, 32, 32, generator=generator), torch.randint(
+        0, 10, (batch,), generator=generator
+    )
+
+
+class Bench:
+    def __init__(self, space_dir: str, batch: int) -> None:
+        torch.manual_seed(0)
+        self.train, self.val = make_batch(batch, 1), make_batch(batch, 2)
+        self.plain = build_backbone("resnet20")
+        self.plain_opt = torch.optim.SGD(self.plain.parameters(), 0.025, momentum=0.9)
+        self.net = build_search_network(load_space(space_dir))
+        self.w_opt = torch.optim.SGD(self.net.weight_parameters(), 0.025, 0.9, weight_decay=5e-4)
+        self.a_opt = torch.optim.Adam(self.net.arch_parameters(), 3e-4, betas=(0.5, 0.999))
+        self.architects = {
+            name: Architect(self.net, self.net.weight_names(), self.net.arch_names(), self.w_opt,
+                            self.a_opt, order=order, hvp=hvp)
+            for name, order, hvp in (("arch1", 1, "finite"), ("arch2_finite", 2, "finite"),
+                                     ("arch2_exact", 2, "exact"))
+        }
+
+    def run(self, kind: str) -> None:
+        if kind == "plain":
+            self._sgd_step(self.plain, list(self.plain.parameters()), self.plain_opt)
+        elif kind == "weight":
+            self._sgd_step(self.net, self.net.weight_parameters(), self.w_opt)
+        elif kind == "iteration2_finite":
+            self.architects["arch2_finite"].step(self.train, self.val)
+            self._sgd_step(self.net, self.net.weight_parameters(), self.w_opt)
+        else:
+            self.architects[kind].step(self.train, self.val)
+
+    def _sgd_step(self, model, params, optimizer) -> None:
+        inputs, targets = self.train
+        loss = F.cross_entropy(model(inputs), targets)
+        grads = torch.autograd.grad(loss, params)
+        for p, g in zip(params, grads):
+            p.grad = g
+        optimizer.step()
+
+
+def time_all(space_dir: str, batch: int, repeats: int) -> dict[str, float]:
+    bench = Bench(space_dir, batch)
+    for kind in KINDS:  # warm up every path once
+        bench.run(kind)
+    times: dict[str, list[float]] = {kind: [] for kind in KINDS}
+    for _ in range(repeats):
+        for kind in KINDS:  # alternate, so drift hits every kind alike
+            start = time.perf_counter()
+            bench.run(kind)
+            times[kind].append(time.perf_counter() - start)
+    return {kind: statistics.median(values) for kind, values in times.items()}
+
+
+def peak_memory_mib(space_dir: str, batch: int, kind: str) -> float:
+    """ru_maxrss growth over 3 steps of ``kind`` in a fresh process (MiB; Linux reports KiB)."""
+    code = (
+        "import resource, sys; sys.argv = sys.argv[:1];"
+        f"sys.path.insert(0, {str(Path(__file__).resolve().parent)!r});"
+        "import search_step as s, torch; torch.set_num_threads(2);"
+        f"b = s.Bench({space_dir!r}, {batch});"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss;"
+        f"[b.run({kind!r}) for _ in range(3)];"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return int(out.stdout.strip().splitlines()[-1]) / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("space_dir")
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--no-memory", action="store_true")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    medians = time_all(args.space_dir, args.batch, args.repeats)
+    plain = medians["plain"]
+    report = {
+        "space": args.space_dir,
+        "batch": args.batch,
+        "threads": torch.get_num_threads(),
+        "plain_step_s": plain,
+        "ratios": {kind: medians[kind] / plain for kind in KINDS},
+    }
+    if not args.no_memory:
+        memory = {kind: peak_memory_mib(args.space_dir, args.batch, kind) for kind in KINDS}
+        report["peak_rss_growth_mib"] = memory
+        report["memory_ratios"] = {k: memory[k] / max(memory["plain"], 1e-9) for k in KINDS}
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return
+    print(f"{args.space_dir}: batch {args.batch}, {report['threads']} threads, "
+          f"plain ResNet-20 step {plain * 1000:.1f} ms (median of {args.repeats})")
+    for kind in KINDS:
+        line = f"  {kind:<18} {medians[kind] * 1000:8.1f} ms  {report['ratios'][kind]:6.2f}x plain"
+        if "memory_ratios" in report:
+            line += (f"   peak RSS +{report['peak_rss_growth_mib'][kind]:7.1f} MiB "
+                     f"({report['memory_ratios'][kind]:.2f}x)")
+        print(line)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,301 @@
+"""A checked space -> `generated/<space>/`: ops.py, supernet.py, fixed.py, space.json.
+
+Output is deterministic (no timestamps, sorted where order is free), parsed with `ast`
+and formatted with ruff, and written atomically into a directory that carries a marker,
+so sedsl never overwrites a directory it did not create.
+"""
+
+from __future__ import annotations
+
+import ast as pyast
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import jinja2
+
+from sedsl import ROOT, TEMPLATES_DIR
+from sedsl.codegen.emit import (
+    ClassSpec,
+    Emitter,
+    candidate_class_name,
+    construct_candidate,
+    dim_arg_names,
+    docstring,
+    op_class,
+    prim_candidate_class,
+)
+from sedsl.language import ir
+from sedsl.language.names import class_name
+
+MARKER = ".sedsl"
+MARKER_TEXT = "written by sedsl generate; sedsl may replace this directory\n"
+MANIFEST_FORMAT = 1
+
+
+class GenerateError(Exception):
+    """A problem with the output location (not with the space, which is checked first)."""
+
+
+@dataclass(frozen=True)
+class EdgeSpec:
+    py: str
+    candidates: tuple[tuple[str, str], ...]  # (label, constructor expression)
+
+
+@lru_cache(maxsize=1)
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+
+
+@lru_cache(maxsize=1)
+def _runtime_helpers() -> dict[str, str]:
+    """Source of each top-level definition of sedsl/ops/runtime.py, read without import."""
+    path = Path(__file__).resolve().parent.parent / "ops" / "runtime.py"
+    source = path.read_text(encoding="utf-8")
+    tree = pyast.parse(source)
+    return {
+        node.name: pyast.get_source_segment(source, node)
+        for node in tree.body
+        if isinstance(node, pyast.FunctionDef | pyast.ClassDef)
+    }
+
+
+def render_space(space: ir.SpaceIR) -> dict[str, str]:
+    """All files of `generated/<space>/`, as text."""
+    emitter = Emitter(space)
+    op_specs = {op.py_class: op_class(emitter, op) for op in space.ops}
+    prim_specs = {
+        candidate_class_name(s, c): prim_candidate_class(emitter, s, c)
+        for s in space.opsets
+        for c in s.candidates
+        if c.kind == "prim"
+    }
+    block_names = dim_arg_names(_block_symbols(space), set())
+    edges = tuple(_edge_spec(emitter, space, e) for e in space.block.edges)
+    supernet_block = _block_spec(emitter, space, block_names, edge_weights=True)
+    fixed_block = _block_spec(emitter, space, block_names, edge_weights=False)
+    all_specs = {**op_specs, **prim_specs}
+    ops_classes = _ordered(all_specs, set(all_specs))
+    # fixed.py builds any genotype (a search's result too), so it carries every candidate
+    fixed_classes = ops_classes
+    files = {
+        "__init__.py": _render("__init__.py.j2", space=space),
+        "ops.py": _render(
+            "ops.py.j2", space=space, classes=ops_classes, helpers=_helpers(ops_classes)
+        ),
+        "supernet.py": _render(
+            "supernet.py.j2",
+            space=space,
+            imports=sorted(all_specs),
+            edges=edges,
+            block=supernet_block,
+        ),
+        "fixed.py": _render(
+            "fixed.py.j2",
+            space=space,
+            classes=fixed_classes,
+            helpers=_helpers(fixed_classes + [fixed_block]),
+            edges=edges,
+            block=fixed_block,
+            genotypes=[_genotype_view(space, g) for g in space.genotypes],
+        ),
+    }
+    files = {name: format_python(text, name) for name, text in files.items()}
+    files["space.json"] = manifest(space)
+    return files
+
+
+def _render(template: str, **context) -> str:
+    return _environment().get_template(template).render(**context)
+
+
+def _block_symbols(space: ir.SpaceIR) -> tuple[str, ...]:
+    return tuple(str(d) for d in space.block.input[1:] if len(d.terms) == 1 and d.symbols())
+
+
+def _edge_spec(emitter, space, edge: ir.EdgeIR) -> EdgeSpec:
+    """Each candidate's constructor in terms of the factory's (channels, height, width),
+    which the block passes sized for this edge's input."""
+    opset = space.opset(edge.opset)
+    symbols = [str(d) for d in opset.input[1:]]
+    names = {s: n for s, n in zip(symbols, ("channels", "height", "width"), strict=False)}
+    ctors = tuple(
+        (c.label, construct_candidate(emitter, opset, c, opset.input, names))
+        for c in opset.candidates
+    )
+    return EdgeSpec(edge.py, ctors)
+
+
+def _block_spec(emitter: Emitter, space: ir.SpaceIR, names, edge_weights: bool) -> ClassSpec:
+    block = space.block
+    spec = ClassSpec(
+        name=class_name(block.name) + ("Supernet" if edge_weights else "Block"),
+        doc=docstring(block.doc or f"The `{block.name}` block of space `{space.name}`."),
+        init_args=[],
+        init_lines=[],
+        forward_args=[f"{block.graph.inputs[0][0]}: Tensor"],
+        forward_lines=[],
+        returns="",
+    )
+    emitter.edge_weights = edge_weights
+    emitter.graph_body(block.graph, names, spec)
+    edge_lines = []
+    for edge in block.edges:
+        dims = ", ".join(emitter.dim(d, names) for d in edge.input[1:])
+        if edge_weights:
+            edge_lines.append(
+                f'self.{edge.py} = MixedOp([factory({dims}) for factory in '
+                f'CANDIDATE_FACTORIES["{edge.py}"].values()])'
+            )
+        else:
+            edge_lines.append(
+                f'self.{edge.py} = CANDIDATE_FACTORIES["{edge.py}"][genotype["{edge.py}"]]({dims})'
+            )
+    spec.init_lines = edge_lines + spec.init_lines
+    return spec
+
+
+def _ordered(specs: dict[str, ClassSpec], keep: set[str]) -> list[ClassSpec]:
+    """Classes sorted by name, each after the classes it uses (for readability)."""
+    order: list[ClassSpec] = []
+    placed: set[str] = set()
+
+    def place(name: str) -> None:
+        if name in placed or name not in keep:
+            return
+        placed.add(name)
+        for dep in sorted(specs[name].uses):
+            place(dep)
+        order.append(specs[name])
+
+    for name in sorted(keep):
+        place(name)
+    return order
+
+
+def _helpers(classes: list[ClassSpec]) -> list[str]:
+    needed = set().union(*(c.helpers for c in classes)) if classes else set()
+    sources = _runtime_helpers()
+    return [sources[name] for name in sources if name in needed]
+
+
+def _genotype_view(space: ir.SpaceIR, g: ir.GenotypeIR) -> dict:
+    return {
+        "name": g.name,
+        "py_class": class_name(f"{space.block.name}_{g.name}"),
+        "doc": docstring(g.doc or f"Genotype `{g.name}` of space `{space.name}`."),
+        "choices": g.choices,
+    }
+
+
+# ---- formatting and manifest -----------------------------------------------------------
+
+
+def format_python(text: str, name: str) -> str:
+    """Check that the text is Python, then format it with ruff (as the project is)."""
+    try:
+        pyast.parse(text)
+    except SyntaxError as exc:  # a generator bug, never user input
+        raise GenerateError(f"internal error: generated {name} does not parse: {exc}") from exc
+    ruff = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
+    result = subprocess.run(
+        [ruff, "format", "--config", str(ROOT / "pyproject.toml"), "--stdin-filename", name, "-"],
+        input=text,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise GenerateError(f"ruff could not format {name}: {result.stderr.strip()}")
+    fixed = subprocess.run(
+        [ruff, "check", "--config", str(ROOT / "pyproject.toml"), "--fix", "--select", "I,F401",
+         "--stdin-filename", name, "-"],
+        input=result.stdout, capture_output=True, text=True, check=False,
+    )
+    return fixed.stdout if fixed.stdout else result.stdout
+
+
+def manifest(space: ir.SpaceIR) -> str:
+    opsets = {s.name: s for s in space.opsets}
+    data = {
+        "format": MANIFEST_FORMAT,
+        "space": space.name,
+        "doc": space.doc,
+        "source": space.source,
+        "source_sha256": space.source_sha256,
+        "params": {p.name: p.value for p in space.params},
+        "input": [str(d) for d in space.block.input],
+        "edges": [
+            {
+                "name": e.py,
+                "display": e.name,
+                "opset": e.opset,
+                "input": [str(d) for d in e.input],
+                "candidates": [c.label for c in opsets[e.opset].candidates],
+            }
+            for e in space.block.edges
+        ],
+        "genotypes": {g.name: dict(g.choices) for g in space.genotypes},
+        "points": {
+            ps.name: [dict(p) for p in ps.points] for ps in space.point_sets
+        },
+        "recipe": dict(space.recipe),
+    }
+    return json.dumps(data, indent=2) + "\n"
+
+
+# ---- writing --------------------------------------------------------------------------
+
+
+def write_space(files: dict[str, str], out_dir: Path, name: str) -> Path:
+    """Atomically replace `out_dir/name` with `files` (temp dir, then rename)."""
+    target = out_dir / name
+    if target.exists() and not (target / MARKER).is_file():
+        raise GenerateError(
+            f"refusing to overwrite {target}: it was not created by sedsl (no {MARKER} marker)"
+        )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=out_dir))
+    try:
+        for filename, text in files.items():
+            (staging / filename).write_text(text, encoding="utf-8")
+        (staging / MARKER).write_text(MARKER_TEXT, encoding="utf-8")
+        if target.exists():
+            old = out_dir / f".{name}.old.{os.getpid()}"
+            os.replace(target, old)
+            os.replace(staging, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(staging, target)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def stale_files(files: dict[str, str], target: Path) -> list[str]:
+    """Files that differ between the rendered output and what is on disk."""
+    stale = []
+    for filename, text in sorted(files.items()):
+        path = target / filename
+        if not path.is_file() or path.read_text(encoding="utf-8") != text:
+            stale.append(str(path))
+    if target.is_dir():
+        for path in sorted(target.iterdir()):
+            if path.is_file() and path.name not in files and path.name != MARKER:
+                stale.append(f"{path} (not generated)")
+    return stale
