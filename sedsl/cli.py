@@ -200,5 +200,116 @@ def _atomic_write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+# ---- search, train, export ----------------------------------------------------------
+
+_SEARCH_FLAGS = [
+    ("--epochs", int, "epochs of search"),
+    ("--batch-size", int, "batch size (per step, all ranks together)"),
+    ("--order", click.IntRange(1, 2), "1: first-order DARTS; 2: second order (unrolled)"),
+    ("--hvp", click.Choice(["finite", "exact"]), "second order's Hessian-vector product"),
+    ("--lr", float, "weight learning rate (SGD, cosine)"),
+    ("--arch-lr", float, "architecture learning rate (Adam)"),
+    ("--backbone", str, "resnet20 | resnet32 | resnet56 | resnet18 | resnet50 | resnet101"),
+    ("--steps-per-epoch", int, "cap the weight steps per epoch (quick runs)"),
+    ("--seed", int, "random seed"),
+    ("--device", str, "auto | cpu | cuda"),
+]
+
+
+def _search_options(command):
+    for flag, type_, help_ in reversed(_SEARCH_FLAGS):
+        command = click.option(flag, type=type_, default=None, help=help_)(command)
+    return command
+
+
+def _run_guarded(action):
+    """User errors from search/train/export print one clear line and exit 2."""
+    from sedsl.search.errors import SearchError
+
+    try:
+        return action()
+    except SearchError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    except KeyboardInterrupt:
+        click.echo("interrupted; the last checkpoint is kept (resume with --resume)", err=True)
+        sys.exit(130)
+
+
+@main.command()
+@click.argument("space_dir", type=click.Path(path_type=Path))
+@click.option("--dataset", default=None,
+              help="cifar10 | cifar100 | imagefolder:PATH | digits | synthetic")
+@click.option("--data-dir", default=None, help="where datasets live (default: data/).")
+@click.option("--download", is_flag=True, default=None, help="download CIFAR if missing.")
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="run directory.")
+@click.option("--config", "config_file", type=click.Path(path_type=Path), default=None,
+              help="TOML or YAML file of settings (flags override it).")
+@click.option("--resume", is_flag=True, help="continue the run in --out from its checkpoint.")
+@click.option("--quiet", "-q", is_flag=True, help="no progress output.")
+@click.option("--nproc", type=int, default=1, show_default=True,
+              help="data-parallel processes (gloo on CPU, nccl on GPU).")
+@_search_options
+def search(space_dir, dataset, data_dir, download, out, config_file, resume, quiet, nproc,
+           **flags) -> None:
+    """Run DARTS over a generated space; writes genotype.json, metrics.csv, alphas.png."""
+    from sedsl.search.api import run_search
+
+    overrides = {k: v for k, v in flags.items() if v is not None}
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir
+    if download:
+        overrides["download"] = True
+    run_dir = _run_guarded(lambda: run_search(
+        space_dir, dataset=dataset, out=out, overrides=overrides, config_file=config_file,
+        resume=resume, quiet=quiet, nproc=nproc,
+    ))
+    click.echo(f"genotype: {run_dir / 'genotype.json'}")
+
+
+@main.command()
+@click.argument("genotype_json", type=click.Path(path_type=Path))
+@click.option("-o", "--out", "out_py", type=click.Path(path_type=Path), required=True,
+              help="the standalone .py file to write.")
+@click.option("--space", "space_dir", type=click.Path(path_type=Path), default=None,
+              help="the generated space (default: the one the genotype names).")
+def export(genotype_json: Path, out_py: Path, space_dir: Path | None) -> None:
+    """Write one standalone file (torch only) with the searched module."""
+    from sedsl.search.export import export_genotype
+
+    path = _run_guarded(lambda: export_genotype(genotype_json, out_py, space_dir=space_dir))
+    click.echo(f"wrote {path}")
+
+
+@main.command()
+@click.argument("space_dir", type=click.Path(path_type=Path))
+@click.option("--genotype", required=True, help="a genotype declared in the space, or a "
+              "genotype.json from a search.")
+@click.option("--dataset", default="cifar10", show_default=True)
+@click.option("--data-dir", default="data", show_default=True)
+@click.option("--download", is_flag=True)
+@click.option("--backbone", default="resnet20", show_default=True)
+@click.option("--epochs", type=int, default=None)
+@click.option("--batch-size", type=int, default=None)
+@click.option("--lr", type=float, default=None)
+@click.option("--seed", type=int, default=None)
+@click.option("--device", default=None)
+@click.option("--out", type=click.Path(path_type=Path), default=Path("runs/train"),
+              show_default=True)
+@click.option("--quiet", "-q", is_flag=True)
+def train(space_dir, genotype, dataset, data_dir, download, backbone, out, quiet,
+          **flags) -> None:
+    """Train a backbone with the fixed module from scratch; report params and accuracy."""
+    from dataclasses import replace
+
+    from sedsl.search.train import TrainConfig, run_train
+
+    config = replace(TrainConfig(), dataset=dataset, data_dir=data_dir, download=download,
+                     backbone=backbone, **{k: v for k, v in flags.items() if v is not None})
+    result = _run_guarded(lambda: run_train(space_dir, genotype, out=out, config=config,
+                                            quiet=quiet))
+    click.echo(str(result))
+
+
 if __name__ == "__main__":
     main()

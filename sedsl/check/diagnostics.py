@@ -46,9 +46,11 @@ class Diagnostics:
     """An append-only collection; passes add to it and keep going."""
 
     items: list[Diagnostic] = field(default_factory=list)
+    _seen: set[Diagnostic] = field(default_factory=set, repr=False, compare=False)
 
     def add(self, diagnostic: Diagnostic) -> None:
-        if diagnostic not in self.items:
+        if diagnostic not in self._seen:  # a set: a file with 10^5 problems stays linear
+            self._seen.add(diagnostic)
             self.items.append(diagnostic)
 
     def error(self, code: str, message: str, span: Span, **details) -> None:

@@ -51,7 +51,7 @@ class EdgeSpec:
 
 @lru_cache(maxsize=1)
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -59,6 +59,10 @@ def _environment() -> jinja2.Environment:
         keep_trailing_newline=True,
         autoescape=False,
     )
+    # text from outside the space's checked names (the source path) inside the header's
+    # triple-quoted docstring: escaped so that no path can end the literal early
+    env.filters["in_docstring"] = in_docstring
+    return env
 
 
 @lru_cache(maxsize=1)
@@ -117,6 +121,12 @@ def render_space(space: ir.SpaceIR) -> dict[str, str]:
     files = {name: format_python(text, name) for name, text in files.items()}
     files["space.json"] = manifest(space)
     return files
+
+
+def in_docstring(text: str) -> str:
+    """`text` escaped to sit inside a triple-quoted (non-raw) string literal unchanged."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    return "".join(ch if ch.isprintable() or ch == "\n" else repr(ch)[1:-1] for ch in escaped)
 
 
 def _render(template: str, **context) -> str:

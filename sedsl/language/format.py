@@ -248,7 +248,7 @@ def _signature(name: str, params, result: ast.ShapeAnn) -> str:
 def _decl_item(decl: ast.Decl) -> _Item:
     match decl:
         case ast.SpaceDecl(name=name, doc=doc):
-            return _simple(decl, f"space {name}" + (f" {format_string(doc)}" if doc else ""))
+            return _simple(decl, f"space {name}" + (f" {format_string(doc)}" if doc is not None else ""))
         case ast.Import(path=path):
             return _simple(decl, f"import {format_string(path.value)}")
         case ast.Param(name=name, type=type_, default=default):

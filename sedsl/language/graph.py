@@ -394,9 +394,8 @@ class GraphBuilder:
             raise _Abort
         known = [*self.scope, *env, *self.families, *(n for n, _ in self.inputs)]
         hint = did_you_mean(name, known)
-        self._fail(
-            "E010", f"unknown name `{name}`", expr.span, label="not defined", help=hint,
-        )
+        suffix = f"; {hint}" if hint else ""  # in the message, so one-line formats show it
+        self._fail("E010", f"unknown name `{name}`{suffix}", expr.span, label="not defined")
 
     def _index(self, expr: ast.Index, env, quiet) -> Value:
         indices = [self._const_index(i, env) for i in expr.indices]
@@ -687,7 +686,8 @@ class GraphBuilder:
         hint = did_you_mean(func.id, known)
         if hint is not None:  # the user meant that one: no "never used" warning for it too
             self.res.used.add(hint.split("`")[1])
-        self._fail("E010", f"unknown {kind} `{func.id}`", func.span, label="not defined", help=hint)
+        suffix = f"; {hint}" if hint else ""  # in the message, so one-line formats show it
+        self._fail("E010", f"unknown {kind} `{func.id}`{suffix}", func.span, label="not defined")
 
     def _kwargs(self, name, specs: dict[str, str], kwargs, env, required: set[str]) -> dict:
         values: dict = {}

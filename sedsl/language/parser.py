@@ -17,7 +17,7 @@ from sedsl.language import ast
 from sedsl.language.span import Span
 
 MAX_NESTING = 200  # deeper trees would overflow the recursive passes after parsing
-MAX_BYTES = 8 * 1024 * 1024
+MAX_BYTES = 256 * 1024  # 60x the largest shipped space; lark parses ~150 KB/s
 
 _TERMINAL_WORDS = {
     "NAME": "a name",
@@ -103,7 +103,11 @@ def parse_text(text: str, file: str, diagnostics: Diagnostics) -> ast.Module:
             help="split the expression into named intermediate values",
         )
         return ast.Module((), path=file, source=text)
-    decls = _ToAst(file, text).transform(tree).children
+    to_ast = _ToAst(file, text)
+    decls = to_ast.transform(tree).children
+    if to_ast.problems:
+        diagnostics.extend(to_ast.problems)
+        return ast.Module((), path=file, source=text)
     comment_nodes = tuple(
         ast.Comment(str(tok), span=_token_span(tok, file)) for tok in comments
     )
@@ -240,6 +244,7 @@ class _ToAst(Transformer):
         super().__init__(visit_tokens=False)
         self.file = file
         self.text = text
+        self.problems: list = []  # diagnostics found while building the tree
 
     def _span(self, meta) -> Span:
         if getattr(meta, "empty", True):
@@ -436,7 +441,16 @@ class _ToAst(Transformer):
     def number(self, meta, children):
         (tok,) = children
         text = str(tok)
-        value = int(text) if text.isdigit() else float(text)
+        try:
+            value = int(text) if text.isdigit() else float(text)
+        except ValueError:  # more digits than Python converts (4300)
+            from sedsl.check.diagnostics import Diagnostic, Severity
+
+            self.problems.append(
+                Diagnostic("E001", Severity.ERROR, f"number with {len(text):,} digits is too long",
+                           self._tspan(tok), label="too long")
+            )
+            value = 0
         return ast.Number(value, span=self._tspan(tok))
 
     def string(self, meta, children):
