@@ -6,15 +6,16 @@ Steps (batch 64, 3 x 32 x 32 input, ResNet-20, 2 threads): plain training step; 
 step; first-order arch step; second-order arch step with finite-difference and with exact H v; and
 a full second-order search iteration (arch step + weight step). Times are medians over rounds that
 alternate the kinds, as ratios to the plain step. Peak memory is the growth of the process's
-maximum resident set size (resource.ru_maxrss) over a few steps, each kind in a fresh subprocess
-so the peaks do not mask each other; it counts activations, gradients and optimizer state.
+peak resident set size over 3 steps, each kind in a fresh subprocess: the kernel's high-water mark
+(VmHWM) is reset through /proc/self/clear_refs after the model and data are built, so import-time
+peaks do not hide it; growth = VmHWM after the steps - VmRSS before. It counts activations,
+gradients and optimizer state (Linux only).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
 import subprocess
 import sys
@@ -51,10 +52,20 @@ class Bench:
         self.w_opt = torch.optim.SGD(self.net.weight_parameters(), 0.025, 0.9, weight_decay=5e-4)
         self.a_opt = torch.optim.Adam(self.net.arch_parameters(), 3e-4, betas=(0.5, 0.999))
         self.architects = {
-            name: Architect(self.net, self.net.weight_names(), self.net.arch_names(), self.w_opt,
-                            self.a_opt, order=order, hvp=hvp)
-            for name, order, hvp in (("arch1", 1, "finite"), ("arch2_finite", 2, "finite"),
-                                     ("arch2_exact", 2, "exact"))
+            name: Architect(
+                self.net,
+                self.net.weight_names(),
+                self.net.arch_names(),
+                self.w_opt,
+                self.a_opt,
+                order=order,
+                hvp=hvp,
+            )
+            for name, order, hvp in (
+                ("arch1", 1, "finite"),
+                ("arch2_finite", 2, "finite"),
+                ("arch2_exact", 2, "exact"),
+            )
         }
 
     def run(self, kind: str) -> None:
@@ -72,7 +83,7 @@ class Bench:
         inputs, targets = self.train
         loss = F.cross_entropy(model(inputs), targets)
         grads = torch.autograd.grad(loss, params)
-        for p, g in zip(params, grads):
+        for p, g in zip(params, grads, strict=True):
             p.grad = g
         optimizer.step()
 
@@ -91,15 +102,18 @@ def time_all(space_dir: str, batch: int, repeats: int) -> dict[str, float]:
 
 
 def peak_memory_mib(space_dir: str, batch: int, kind: str) -> float:
-    """ru_maxrss growth over 3 steps of ``kind`` in a fresh process (MiB; Linux reports KiB)."""
+    """Peak RSS growth over 3 steps of ``kind`` in a fresh process, in MiB."""
     code = (
-        "import resource, sys; sys.argv = sys.argv[:1];"
+        "import sys; sys.argv = sys.argv[:1];"
         f"sys.path.insert(0, {str(Path(__file__).resolve().parent)!r});"
         "import search_step as s, torch; torch.set_num_threads(2);"
         f"b = s.Bench({space_dir!r}, {batch});"
-        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss;"
+        "status = lambda key: int(next(l for l in open('/proc/self/status') if l.startswith(key))"
+        ".split()[1]);"
+        "open('/proc/self/clear_refs', 'w').write('5');"
+        "before = status('VmRSS');"
         f"[b.run({kind!r}) for _ in range(3)];"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)"
+        "print(status('VmHWM') - before)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return int(out.stdout.strip().splitlines()[-1]) / 1024
@@ -130,13 +144,17 @@ def main() -> None:
     if args.json:
         print(json.dumps(report, indent=2))
         return
-    print(f"{args.space_dir}: batch {args.batch}, {report['threads']} threads, "
-          f"plain ResNet-20 step {plain * 1000:.1f} ms (median of {args.repeats})")
+    print(
+        f"{args.space_dir}: batch {args.batch}, {report['threads']} threads, "
+        f"plain ResNet-20 step {plain * 1000:.1f} ms (median of {args.repeats})"
+    )
     for kind in KINDS:
         line = f"  {kind:<18} {medians[kind] * 1000:8.1f} ms  {report['ratios'][kind]:6.2f}x plain"
         if "memory_ratios" in report:
-            line += (f"   peak RSS +{report['peak_rss_growth_mib'][kind]:7.1f} MiB "
-                     f"({report['memory_ratios'][kind]:.2f}x)")
+            line += (
+                f"   peak RSS +{report['peak_rss_growth_mib'][kind]:7.1f} MiB "
+                f"({report['memory_ratios'][kind]:.2f}x)"
+            )
         print(line)
 
 

@@ -38,10 +38,20 @@ def main() -> None:
 
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["text", "concise", "json"]), default="text",
-              help="text (rustc style), concise (one line each) or json.")
-@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
-              help="override a parameter's default, e.g. --set K=2.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "concise", "json"]),
+    default="text",
+    help="text (rustc style), concise (one line each) or json.",
+)
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="override a parameter's default, e.g. --set K=2.",
+)
 @click.option("--color/--no-color", default=None, help="colour text output (default: on a tty).")
 def check(files: tuple[Path, ...], fmt: str, sets: tuple[str, ...], color: bool | None) -> None:
     """Check .space files: syntax, names, every candidate's shapes at every point."""
@@ -78,8 +88,9 @@ def check(files: tuple[Path, ...], fmt: str, sets: tuple[str, ...], color: bool 
         errors = sum(d.is_error for d in all_diags)
         warnings = len(all_diags) - errors
         if errors:
-            click.echo(f"{errors} error{'s' * (errors != 1)}, {warnings} warning"
-                       f"{'s' * (warnings != 1)}")
+            click.echo(
+                f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"
+            )
     if any(d.code == "E002" for d in all_diags) and not any(
         d.is_error and d.code != "E002" for d in all_diags
     ):
@@ -99,13 +110,27 @@ def _sources_of(path: Path, diags) -> dict[str, str]:
 
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("-o", "--out", "out_dir", type=click.Path(path_type=Path), default=Path("generated"),
-              show_default=True, help="directory that receives generated/<space>/.")
-@click.option("--check", "check_only", is_flag=True,
-              help="write nothing; exit 1 and name the stale files if output would differ.")
-@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
-              help="override a parameter's default.")
-def generate(files: tuple[Path, ...], out_dir: Path, check_only: bool, sets: tuple[str, ...]) -> None:
+@click.option(
+    "-o",
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    default=Path("generated"),
+    show_default=True,
+    help="directory that receives generated/<space>/.",
+)
+@click.option(
+    "--check",
+    "check_only",
+    is_flag=True,
+    help="write nothing; exit 1 and name the stale files if output would differ.",
+)
+@click.option(
+    "--set", "sets", multiple=True, metavar="NAME=VALUE", help="override a parameter's default."
+)
+def generate(
+    files: tuple[Path, ...], out_dir: Path, check_only: bool, sets: tuple[str, ...]
+) -> None:
     """Generate PyTorch (ops, supernet, fixed modules, manifest) from .space files."""
     from sedsl.check.checker import check_file
     from sedsl.check.render import render_text
@@ -122,7 +147,9 @@ def generate(files: tuple[Path, ...], out_dir: Path, check_only: bool, sets: tup
             if report.space is not None and report.space.block is None and report.ok:
                 click.echo(f"{path}: a library (no block); nothing to generate", err=True)
                 continue
-            status = max(status, EXIT_USAGE if any(d.code == "E002" for d in diags) else EXIT_ERRORS)
+            status = max(
+                status, EXIT_USAGE if any(d.code == "E002" for d in diags) else EXIT_ERRORS
+            )
             continue
         try:
             files_text = render_space(report.space)
@@ -211,6 +238,7 @@ _SEARCH_FLAGS = [
     ("--arch-lr", float, "architecture learning rate (Adam)"),
     ("--backbone", str, "resnet20 | resnet32 | resnet56 | resnet18 | resnet50 | resnet101"),
     ("--steps-per-epoch", int, "cap the weight steps per epoch (quick runs)"),
+    ("--eval-batches", int, "batches of the architecture half scored per epoch"),
     ("--seed", int, "random seed"),
     ("--device", str, "auto | cpu | cuda"),
 ]
@@ -238,20 +266,32 @@ def _run_guarded(action):
 
 @main.command()
 @click.argument("space_dir", type=click.Path(path_type=Path))
-@click.option("--dataset", default=None,
-              help="cifar10 | cifar100 | imagefolder:PATH | digits | synthetic")
+@click.option(
+    "--dataset", default=None, help="cifar10 | cifar100 | imagefolder:PATH | digits | synthetic"
+)
 @click.option("--data-dir", default=None, help="where datasets live (default: data/).")
 @click.option("--download", is_flag=True, default=None, help="download CIFAR if missing.")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="run directory.")
-@click.option("--config", "config_file", type=click.Path(path_type=Path), default=None,
-              help="TOML or YAML file of settings (flags override it).")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="TOML or YAML file of settings (flags override it).",
+)
 @click.option("--resume", is_flag=True, help="continue the run in --out from its checkpoint.")
 @click.option("--quiet", "-q", is_flag=True, help="no progress output.")
-@click.option("--nproc", type=int, default=1, show_default=True,
-              help="data-parallel processes (gloo on CPU, nccl on GPU).")
+@click.option(
+    "--nproc",
+    type=int,
+    default=1,
+    show_default=True,
+    help="data-parallel processes (gloo on CPU, nccl on GPU).",
+)
 @_search_options
-def search(space_dir, dataset, data_dir, download, out, config_file, resume, quiet, nproc,
-           **flags) -> None:
+def search(
+    space_dir, dataset, data_dir, download, out, config_file, resume, quiet, nproc, **flags
+) -> None:
     """Run DARTS over a generated space; writes genotype.json, metrics.csv, alphas.png."""
     from sedsl.search.api import run_search
 
@@ -260,19 +300,38 @@ def search(space_dir, dataset, data_dir, download, out, config_file, resume, qui
         overrides["data_dir"] = data_dir
     if download:
         overrides["download"] = True
-    run_dir = _run_guarded(lambda: run_search(
-        space_dir, dataset=dataset, out=out, overrides=overrides, config_file=config_file,
-        resume=resume, quiet=quiet, nproc=nproc,
-    ))
+    run_dir = _run_guarded(
+        lambda: run_search(
+            space_dir,
+            dataset=dataset,
+            out=out,
+            overrides=overrides,
+            config_file=config_file,
+            resume=resume,
+            quiet=quiet,
+            nproc=nproc,
+        )
+    )
     click.echo(f"genotype: {run_dir / 'genotype.json'}")
 
 
 @main.command()
 @click.argument("genotype_json", type=click.Path(path_type=Path))
-@click.option("-o", "--out", "out_py", type=click.Path(path_type=Path), required=True,
-              help="the standalone .py file to write.")
-@click.option("--space", "space_dir", type=click.Path(path_type=Path), default=None,
-              help="the generated space (default: the one the genotype names).")
+@click.option(
+    "-o",
+    "--out",
+    "out_py",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="the standalone .py file to write.",
+)
+@click.option(
+    "--space",
+    "space_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="the generated space (default: the one the genotype names).",
+)
 def export(genotype_json: Path, out_py: Path, space_dir: Path | None) -> None:
     """Write one standalone file (torch only) with the searched module."""
     from sedsl.search.export import export_genotype
@@ -283,8 +342,11 @@ def export(genotype_json: Path, out_py: Path, space_dir: Path | None) -> None:
 
 @main.command()
 @click.argument("space_dir", type=click.Path(path_type=Path))
-@click.option("--genotype", required=True, help="a genotype declared in the space, or a "
-              "genotype.json from a search.")
+@click.option(
+    "--genotype",
+    required=True,
+    help="a genotype declared in the space, or a genotype.json from a search.",
+)
 @click.option("--dataset", default="cifar10", show_default=True)
 @click.option("--data-dir", default="data", show_default=True)
 @click.option("--download", is_flag=True)
@@ -294,20 +356,27 @@ def export(genotype_json: Path, out_py: Path, space_dir: Path | None) -> None:
 @click.option("--lr", type=float, default=None)
 @click.option("--seed", type=int, default=None)
 @click.option("--device", default=None)
-@click.option("--out", type=click.Path(path_type=Path), default=Path("runs/train"),
-              show_default=True)
+@click.option(
+    "--out", type=click.Path(path_type=Path), default=Path("runs/train"), show_default=True
+)
 @click.option("--quiet", "-q", is_flag=True)
-def train(space_dir, genotype, dataset, data_dir, download, backbone, out, quiet,
-          **flags) -> None:
+def train(space_dir, genotype, dataset, data_dir, download, backbone, out, quiet, **flags) -> None:
     """Train a backbone with the fixed module from scratch; report params and accuracy."""
     from dataclasses import replace
 
     from sedsl.search.train import TrainConfig, run_train
 
-    config = replace(TrainConfig(), dataset=dataset, data_dir=data_dir, download=download,
-                     backbone=backbone, **{k: v for k, v in flags.items() if v is not None})
-    result = _run_guarded(lambda: run_train(space_dir, genotype, out=out, config=config,
-                                            quiet=quiet))
+    config = replace(
+        TrainConfig(),
+        dataset=dataset,
+        data_dir=data_dir,
+        download=download,
+        backbone=backbone,
+        **{k: v for k, v in flags.items() if v is not None},
+    )
+    result = _run_guarded(
+        lambda: run_train(space_dir, genotype, out=out, config=config, quiet=quiet)
+    )
     click.echo(str(result))
 
 

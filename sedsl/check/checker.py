@@ -87,8 +87,9 @@ def check_space(space: ir.SpaceIR, diagnostics: Diagnostics) -> CheckReport:
     for req in space.requirements:
         ob = Obligation(req.lhs, req.op, req.rhs, f"requirement `{req.text}`")
         if _evaluate(ob, envs) is False:
-            _report_failure(diagnostics, "E040", f"requirement `{req.text}` is violated", ob,
-                            req.span, envs)
+            _report_failure(
+                diagnostics, "E040", f"requirement `{req.text}` is violated", ob, req.span, envs
+            )
     if space.block is not None and not envs:
         diagnostics.warning(
             "W002",
@@ -143,8 +144,11 @@ def _report_failure(diagnostics, code, message, ob: Obligation, span: Span, envs
     name, env, lhs, rhs = failing[0]
     used = sorted((ob.lhs.symbols() | ob.rhs.symbols()) & env.keys())
     bindings = ", ".join(f"{s}={env[s]}" for s in used)
-    sides = [f"{side} = {fmt_value(value)}" for side, value in ((ob.lhs, lhs), (ob.rhs, rhs))
-             if not side.is_const]
+    sides = [
+        f"{side} = {fmt_value(value)}"
+        for side, value in ((ob.lhs, lhs), (ob.rhs, rhs))
+        if not side.is_const
+    ]
     # the first failing point's values go in the message, so the one-line formats show them
     values = f"with {bindings}: " + " and ".join(sides)
     where = sorted({n for n, *_ in failing})

@@ -10,8 +10,14 @@ from sedsl.language.span import Span
 
 JSON_SCHEMA_VERSION = 1
 
-_COLOURS = {"error": "\033[1;31m", "warning": "\033[1;33m", "note": "\033[1;36m",
-            "bold": "\033[1m", "blue": "\033[1;34m", "reset": "\033[0m"}
+_COLOURS = {
+    "error": "\033[1;31m",
+    "warning": "\033[1;33m",
+    "note": "\033[1;36m",
+    "bold": "\033[1m",
+    "blue": "\033[1;34m",
+    "reset": "\033[0m",
+}
 
 
 def _paint(text: str, style: str, colour: bool) -> str:
@@ -52,16 +58,19 @@ def _render_one(d: Diagnostic, sources: dict[str, str], colour: bool) -> str:
         style = sev if primary else "blue"
         lines.append(f"{pad} {bar}")
         lines.append(f"{_paint(str(span.line).rjust(gutter), 'blue', colour)} {bar} {line_text}")
-        lines.append(
-            f"{pad} {bar} {' ' * (start - 1)}{_paint(marker + (' ' + label if label else ''), style, colour)}"
-        )
+        underline = _paint(marker + (" " + label if label else ""), style, colour)
+        lines.append(f"{pad} {bar} {' ' * (start - 1)}{underline}")
         shown = True
     if shown or source is not None:
         lines.append(f"{pad} {bar}")
     for note in d.notes:
-        lines.append(f"{pad} {_paint('=', 'blue', colour)} {_paint('note', 'bold', colour)}: {note}")
+        lines.append(
+            f"{pad} {_paint('=', 'blue', colour)} {_paint('note', 'bold', colour)}: {note}"
+        )
     if d.help:
-        lines.append(f"{pad} {_paint('=', 'blue', colour)} {_paint('help', 'bold', colour)}: {d.help}")
+        lines.append(
+            f"{pad} {_paint('=', 'blue', colour)} {_paint('help', 'bold', colour)}: {d.help}"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -70,8 +79,13 @@ def render_concise(diags: Iterable[Diagnostic]) -> str:
 
 
 def _span_json(span: Span) -> dict:
-    return {"file": span.file, "line": span.line, "column": span.column,
-            "end_line": span.end_line, "end_column": span.end_column}
+    return {
+        "file": span.file,
+        "line": span.line,
+        "column": span.column,
+        "end_line": span.end_line,
+        "end_column": span.end_column,
+    }
 
 
 def render_json(diags: Iterable[Diagnostic], files: list[str]) -> str:
@@ -88,8 +102,9 @@ def render_json(diags: Iterable[Diagnostic], files: list[str]) -> str:
                 "message": d.message,
                 "span": _span_json(d.span),
                 "label": d.label,
-                "labels": [{"span": _span_json(lab.span), "message": lab.message}
-                           for lab in d.labels],
+                "labels": [
+                    {"span": _span_json(lab.span), "message": lab.message} for lab in d.labels
+                ],
                 "notes": list(d.notes),
                 "help": d.help,
             }

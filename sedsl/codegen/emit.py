@@ -144,9 +144,9 @@ class Emitter:
         args = [self.dim(d, names) for d in binding.values()]
         defaults = {p.name: p.default for p in op.params}
         for name, value in params:
-            if value is None or (not isinstance(value, Dim | ir.ParamRef) and value == defaults.get(
-                name
-            )):
+            if value is None or (
+                not isinstance(value, Dim | ir.ParamRef) and value == defaults.get(name)
+            ):
                 continue
             if isinstance(value, Dim) and value.is_const and defaults.get(name) == value.value:
                 continue
@@ -267,8 +267,9 @@ def prim_candidate_class(emitter: Emitter, opset: ir.OpSetIR, cand: ir.Candidate
     return spec
 
 
-def construct_candidate(emitter: Emitter, opset: ir.OpSetIR, cand: ir.CandidateIR,
-                        input_shape, names) -> str:
+def construct_candidate(
+    emitter: Emitter, opset: ir.OpSetIR, cand: ir.CandidateIR, input_shape, names
+) -> str:
     if cand.kind == "op":
         return emitter.construct_op(emitter.space.op(cand.op), input_shape, cand.params, names)
     symbols = [d for d in opset.input[1:] if len(d.terms) == 1 and d.symbols()]

@@ -168,7 +168,7 @@ def _block_spec(emitter: Emitter, space: ir.SpaceIR, names, edge_weights: bool) 
         dims = ", ".join(emitter.dim(d, names) for d in edge.input[1:])
         if edge_weights:
             edge_lines.append(
-                f'self.{edge.py} = MixedOp([factory({dims}) for factory in '
+                f"self.{edge.py} = MixedOp([factory({dims}) for factory in "
                 f'CANDIDATE_FACTORIES["{edge.py}"].values()])'
             )
         else:
@@ -232,9 +232,22 @@ def format_python(text: str, name: str) -> str:
     if result.returncode != 0:
         raise GenerateError(f"ruff could not format {name}: {result.stderr.strip()}")
     fixed = subprocess.run(
-        [ruff, "check", "--config", str(ROOT / "pyproject.toml"), "--fix", "--select", "I,F401",
-         "--stdin-filename", name, "-"],
-        input=result.stdout, capture_output=True, text=True, check=False,
+        [
+            ruff,
+            "check",
+            "--config",
+            str(ROOT / "pyproject.toml"),
+            "--fix",
+            "--select",
+            "I,F401",
+            "--stdin-filename",
+            name,
+            "-",
+        ],
+        input=result.stdout,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     return fixed.stdout if fixed.stdout else result.stdout
 
@@ -260,9 +273,7 @@ def manifest(space: ir.SpaceIR) -> str:
             for e in space.block.edges
         ],
         "genotypes": {g.name: dict(g.choices) for g in space.genotypes},
-        "points": {
-            ps.name: [dict(p) for p in ps.points] for ps in space.point_sets
-        },
+        "points": {ps.name: [dict(p) for p in ps.points] for ps in space.point_sets},
         "recipe": dict(space.recipe),
     }
     return json.dumps(data, indent=2) + "\n"

@@ -248,7 +248,9 @@ def _signature(name: str, params, result: ast.ShapeAnn) -> str:
 def _decl_item(decl: ast.Decl) -> _Item:
     match decl:
         case ast.SpaceDecl(name=name, doc=doc):
-            return _simple(decl, f"space {name}" + (f" {format_string(doc)}" if doc is not None else ""))
+            return _simple(
+                decl, f"space {name}" + (f" {format_string(doc)}" if doc is not None else "")
+            )
         case ast.Import(path=path):
             return _simple(decl, f"import {format_string(path.value)}")
         case ast.Param(name=name, type=type_, default=default):
@@ -272,9 +274,7 @@ def _decl_item(decl: ast.Decl) -> _Item:
             point_text = ", ".join("(" + ", ".join(map(format_expr, p)) + ")" for p in points)
             return _simple(decl, f"check {name} ({dim_text}) in [{point_text}]")
         case ast.Genotype(name=name, choices=choices):
-            items = [
-                _simple(c, f"{_target(c.edge)} = {_candidate(c.candidate)},") for c in choices
-            ]
+            items = [_simple(c, f"{_target(c.edge)} = {_candidate(c.candidate)},") for c in choices]
             if len(choices) == 1:  # `genotype se { y = se }`: a list of them reads as a table
                 items[0].text = items[0].text.rstrip(",")
                 return _container(decl, f"genotype {name}", items, inline=True)

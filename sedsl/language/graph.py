@@ -124,14 +124,18 @@ class GraphBuilder:
             if not (isinstance(value, Dim) and value.is_const):
                 if value is not None:
                     self.diag.error(
-                        "E012", "loop bounds must be constant integers", expr.span,
+                        "E012",
+                        "loop bounds must be constant integers",
+                        expr.span,
                         notes=(f"this evaluates to `{value}`",),
                     )
                 return range(0)
             bounds.append(int(value.value))
         if bounds[1] - bounds[0] > MAX_UNROLL:
             self.diag.error(
-                "E012", f"this loop would unroll {bounds[1] - bounds[0]:,} times", rng.span,
+                "E012",
+                f"this loop would unroll {bounds[1] - bounds[0]:,} times",
+                rng.span,
                 help=f"a block unrolls at most {MAX_UNROLL} nodes",
             )
             return range(0)
@@ -192,8 +196,7 @@ class GraphBuilder:
                 first = self.pending[cycle[0]]
                 self.diag.error(
                     "E030",
-                    "the graph has a cycle: "
-                    + " -> ".join(indexed_display(*k) for k in cycle),
+                    "the graph has a cycle: " + " -> ".join(indexed_display(*k) for k in cycle),
                     first.span,
                     labels=tuple(
                         Label(self.pending[k].span, f"`{indexed_display(*k)}` is defined here")
@@ -284,11 +287,15 @@ class GraphBuilder:
             self.values[pending.key] = TV(ir.Ref(pending.py, value.shape), value.shape)
             return ir.Node(pending.display, pending.py, value.expr, value.shape, pending.span)
         if isinstance(value, LV):
-            expr = value.items[0].expr.base if value.items and isinstance(
-                value.items[0].expr, ir.Item) else None
+            expr = (
+                value.items[0].expr.base
+                if value.items and isinstance(value.items[0].expr, ir.Item)
+                else None
+            )
             if expr is not None:
-                return ir.Node(pending.display, pending.py, expr, None, pending.span,
-                               length=len(value.items))
+                return ir.Node(
+                    pending.display, pending.py, expr, None, pending.span, length=len(value.items)
+                )
         if isinstance(value, SV):
             self.diag.error(
                 "E015",
@@ -364,8 +371,9 @@ class GraphBuilder:
         if isinstance(expr, ast.Call):
             return self._call_expr(expr, env)
         if isinstance(expr, ast.Generator):
-            self._fail("E015", "a generator can only be the argument of sum, mean or concat",
-                       expr.span)
+            self._fail(
+                "E015", "a generator can only be the argument of sum, mean or concat", expr.span
+            )
         self._fail("E015", "unsupported expression", expr.span)
 
     def _fail(self, code: str, message: str, span: Span, **details):
@@ -422,7 +430,8 @@ class GraphBuilder:
         if isinstance(base, LV):
             if len(indices) != 1 or not 0 <= indices[0] < len(base.items):
                 self._fail(
-                    "E012", f"index {indices} is out of range for a list of {len(base.items)}",
+                    "E012",
+                    f"index {indices} is out of range for a list of {len(base.items)}",
                     expr.span,
                 )
             return base.items[indices[0]]
@@ -446,11 +455,19 @@ class GraphBuilder:
         if isinstance(left, SV) and isinstance(right, SV):
             return self._scalar_binary(expr, left.value, right.value)
         if expr.op not in ("+", "-", "*", "/"):
-            self._fail("E015", f"`{expr.op}` does not apply to tensors", expr.span,
-                       help="tensors combine with + - * /")
+            self._fail(
+                "E015",
+                f"`{expr.op}` does not apply to tensors",
+                expr.span,
+                help="tensors combine with + - * /",
+            )
         if isinstance(left, LV) or isinstance(right, LV):
-            self._fail("E015", "a list cannot take part in arithmetic", expr.span,
-                       help="reduce it first: sum(U), mean(U) or concat(U)")
+            self._fail(
+                "E015",
+                "a list cannot take part in arithmetic",
+                expr.span,
+                help="reduce it first: sum(U), mean(U) or concat(U)",
+            )
         if isinstance(left, TV) and isinstance(right, TV):
             shape = self._broadcast(left.shape, right.shape, expr)
         else:
@@ -472,20 +489,31 @@ class GraphBuilder:
                 self._fail("E012", "division by zero", expr.span)
             if expr.op == "**":
                 if not (b.is_const and b.value.denominator == 1 and 0 <= b.value <= 64):
-                    self._fail("E012", "exponents of dims are small non-negative integers",
-                               expr.span)
+                    self._fail(
+                        "E012", "exponents of dims are small non-negative integers", expr.span
+                    )
                 result = Dim.const(1)
                 for _ in range(int(b.value)):
                     result = result * a
                 return SV(result)
             ops = {
-                "+": lambda: a + b, "-": lambda: a - b, "*": lambda: a * b,
-                "/": lambda: a.exact_div(b), "//": lambda: a // b, "%": lambda: a % b,
+                "+": lambda: a + b,
+                "-": lambda: a - b,
+                "*": lambda: a * b,
+                "/": lambda: a.exact_div(b),
+                "//": lambda: a // b,
+                "%": lambda: a % b,
             }
             result = ops[expr.op]()
             if expr.op == "/":
-                self._require(a % b, "==", Dim.const(0), "E012", expr.span,
-                              f"`/` on sizes must divide exactly: {a} / {b}")
+                self._require(
+                    a % b,
+                    "==",
+                    Dim.const(0),
+                    "E012",
+                    expr.span,
+                    f"`/` on sizes must divide exactly: {a} / {b}",
+                )
             return SV(result)
         if isinstance(a, Dim) and a.is_const:
             a = float(a.value)
@@ -526,7 +554,11 @@ class GraphBuilder:
                 )
             else:
                 self._require(
-                    x, "==", y, "E021", expr.span,
+                    x,
+                    "==",
+                    y,
+                    "E021",
+                    expr.span,
                     f"broadcasting {_shape_text(a)} with {_shape_text(b)} needs {x} == {y}",
                 )
                 out.append(x)
@@ -557,9 +589,7 @@ class GraphBuilder:
                     notes=(note,) if note else (),
                 )
                 return
-            reason = (
-                f"{what} has shape {_shape_text(actual)}, expected {_shape_text(declared)}"
-            )
+            reason = f"{what} has shape {_shape_text(actual)}, expected {_shape_text(declared)}"
             self._require(x, "==", y, code, span, reason)
 
     # ---- calls ---------------------------------------------------------------------------
@@ -573,8 +603,7 @@ class GraphBuilder:
                 if name not in LIST_REDUCERS:
                     self._fail("E015", f"`{name}` does not take a generator", arg.span)
                 items = [
-                    self.eval(arg.element, {**env, arg.var: i})
-                    for i in self._range(arg.range, env)
+                    self.eval(arg.element, {**env, arg.var: i}) for i in self._range(arg.range, env)
                 ]
                 args.append(LV(tuple(items)))
             else:
@@ -590,8 +619,11 @@ class GraphBuilder:
             if any(isinstance(a, Poison) for a in flat):
                 return POISON
             if not flat:
-                return SV(Dim.const(0)) if name == "sum" else self._fail(
-                    "E013", f"`{name}` of an empty list", expr.span)
+                return (
+                    SV(Dim.const(0))
+                    if name == "sum"
+                    else self._fail("E013", f"`{name}` of an empty list", expr.span)
+                )
             args = flat
         if name in self.opsets:
             return self._edge(expr, args)
@@ -606,9 +638,7 @@ class GraphBuilder:
                 self._fail("E013", "`ceil` takes one division, e.g. ceil(H / k)", expr.span)
             expr = ast.Call(expr.func, (arg.left, arg.right), (), span=expr.span)
         values = [self.eval(a, env) for a in expr.args]
-        if not values or not all(
-            isinstance(v, SV) and isinstance(v.value, Dim) for v in values
-        ):
+        if not values or not all(isinstance(v, SV) and isinstance(v.value, Dim) for v in values):
             self._fail("E012", f"`{expr.func.id}` takes integer dims", expr.span)
         dims = [v.value for v in values]
         if expr.func.id == "ceil":
@@ -619,11 +649,14 @@ class GraphBuilder:
         opset = self.opsets[expr.func.id]
         self.res.used.add(opset.name)
         if not self.allow_edges:
-            self._fail("E015", f"op set `{opset.name}` can only be searched in the block",
-                       expr.span)
+            self._fail(
+                "E015", f"op set `{opset.name}` can only be searched in the block", expr.span
+            )
         if self.current is None:
             self._fail(
-                "E015", "a searched edge must be assigned to a node, which names it", expr.span,
+                "E015",
+                "a searched edge must be assigned to a node, which names it",
+                expr.span,
                 help=f"write e.g. `s = {opset.name}(...)` and use `s`",
             )
         if self.edge_in_current:
@@ -639,7 +672,10 @@ class GraphBuilder:
         arg = args[0]
         mapping = _bind_symbols(opset.input, arg.shape)
         self.match_shape(
-            arg.shape, tuple(d.subs(mapping) for d in opset.input), expr.args[0].span, "E023",
+            arg.shape,
+            tuple(d.subs(mapping) for d in opset.input),
+            expr.args[0].span,
+            "E023",
             f"the input of searched edge `{self.current.display}`",
             note=f"op set `{opset.name}` takes {_shape_text(opset.input)}",
         )
@@ -648,35 +684,47 @@ class GraphBuilder:
             # this edge's sizes (HOGA's groups have C / K channels)
             for cand in opset.candidates:
                 for ob, code, _ in self.res.candidate_obligations.get((opset.name, cand.label), []):
-                    inst = Obligation(ob.lhs.subs(mapping), ob.op, ob.rhs.subs(mapping),
-                                      f"{ob.reason} (candidate `{cand.label}` on edge "
-                                      f"`{self.current.display}`)")
+                    inst = Obligation(
+                        ob.lhs.subs(mapping),
+                        ob.op,
+                        ob.rhs.subs(mapping),
+                        f"{ob.reason} (candidate `{cand.label}` on edge `{self.current.display}`)",
+                    )
                     self.obligations.append((inst, code, cand.span))
         result = tuple(d.subs(mapping) for d in opset.result)
-        edge = ir.EdgeIR(self.current.display, self.current.py, opset.name, arg.shape,
-                         self.current.span)
+        edge = ir.EdgeIR(
+            self.current.display, self.current.py, opset.name, arg.shape, self.current.span
+        )
         self.edges.append(edge)
         return TV(ir.EdgeCall(edge.py, arg.expr, result), result)
 
     def _shared_call(self, expr: ast.Call, args, env) -> Value:
         stmt, attr = self.shared[expr.func.id]
         if expr.kwargs:
-            self._fail("E012", "a shared instance takes its parameters where it is declared",
-                       expr.kwargs[0].span)
-        value = self.call(stmt.op, args, stmt.kwargs, expr.span, env, module_hint=attr,
-                          shared=True)
+            self._fail(
+                "E012",
+                "a shared instance takes its parameters where it is declared",
+                expr.kwargs[0].span,
+            )
+        value = self.call(stmt.op, args, stmt.kwargs, expr.span, env, module_hint=attr, shared=True)
         return value
 
-    def call(self, func: ast.Name, args, kwargs, span, env, module_hint=None,
-             shared=False) -> Value:
+    def call(
+        self, func: ast.Name, args, kwargs, span, env, module_hint=None, shared=False
+    ) -> Value:
         name = func.id
         tensors = [a for a in args if isinstance(a, TV)]
         if len(tensors) != len(args):
-            self._fail("E015", f"`{name}` takes tensors as positional arguments", span,
-                       help="parameters are passed by keyword, e.g. conv2d(x, out=1, k=3)")
+            self._fail(
+                "E015",
+                f"`{name}` takes tensors as positional arguments",
+                span,
+                help="parameters are passed by keyword, e.g. conv2d(x, out=1, k=3)",
+            )
         if name in PRIMITIVES:
-            return self._primitive(PRIMITIVES[name], func, tensors, kwargs, span, env,
-                                   module_hint, shared)
+            return self._primitive(
+                PRIMITIVES[name], func, tensors, kwargs, span, env, module_hint, shared
+            )
         if name in self.res.decls.ops:
             return self._composite(name, func, tensors, kwargs, span, env, module_hint, shared)
         self._unknown(func, "op")
@@ -694,7 +742,9 @@ class GraphBuilder:
         for kw in kwargs:
             if kw.name not in specs:
                 self._fail(
-                    "E012", f"`{name}` has no parameter `{kw.name}`", kw.span,
+                    "E012",
+                    f"`{name}` has no parameter `{kw.name}`",
+                    kw.span,
                     notes=("its parameters are " + (", ".join(specs) or "none"),),
                     help=did_you_mean(kw.name, specs),
                 )
@@ -709,9 +759,13 @@ class GraphBuilder:
         missing = [r for r in required if r not in values]
         if missing:
             self._fail(
-                "E012", f"`{name}` needs parameter " + ", ".join(f"`{m}`" for m in missing),
-                kwargs[-1].span if kwargs else self.current.span if self.current else Span.point(
-                    "<none>"),
+                "E012",
+                f"`{name}` needs parameter " + ", ".join(f"`{m}`" for m in missing),
+                kwargs[-1].span
+                if kwargs
+                else self.current.span
+                if self.current
+                else Span.point("<none>"),
             )
         return values
 
@@ -721,13 +775,13 @@ class GraphBuilder:
             if value.type == type_ or (type_ == "float" and value.type == "int"):
                 return value
             self._fail(
-                "E012", f"parameter `{kw.name}` of `{name}` takes {type_}, got {value.type} "
-                f"parameter `{value.name}`", kw.value.span,
+                "E012",
+                f"parameter `{kw.name}` of `{name}` takes {type_}, got {value.type} "
+                f"parameter `{value.name}`",
+                kw.value.span,
             )
         if type_ in ("dim", "int"):
-            if isinstance(value, Dim) and all(
-                c.denominator == 1 for _, c in value.terms
-            ):
+            if isinstance(value, Dim) and all(c.denominator == 1 for _, c in value.terms):
                 return value
             wrong = "an integer"
         elif type_ == "float":
@@ -772,7 +826,8 @@ class GraphBuilder:
             if p.choices and params[p.name] not in p.choices:
                 kw = next(k for k in kwargs if k.name == p.name)
                 self._fail(
-                    "E012", f"`{p.name}` must be one of " + ", ".join(f'"{c}"' for c in p.choices),
+                    "E012",
+                    f"`{p.name}` must be one of " + ", ".join(f'"{c}"' for c in p.choices),
                     kw.value.span,
                 )
         ctx = ShapeContext()
@@ -780,8 +835,13 @@ class GraphBuilder:
             shape = prim.infer(ctx, [t.shape for t in tensors], params)
         except ShapeError as exc:
             code = "E022" if prim.name == "concat" else "E023"
-            self._fail(code, f"`{prim.name}`: {exc.message}", span, help=exc.help,
-                       notes=(f"signature: {prim.name}: {prim.signature}",))
+            self._fail(
+                code,
+                f"`{prim.name}`: {exc.message}",
+                span,
+                help=exc.help,
+                notes=(f"signature: {prim.name}: {prim.signature}",),
+            )
         code = "E022" if prim.name == "concat" else "E024"
         for ob in ctx.obligations:
             self.obligations.append((ob, code, span))
@@ -790,8 +850,9 @@ class GraphBuilder:
         if prim.stateful:
             module = hint if shared else self._module_name(prim.name)
             if not shared or module not in {m.attr for m in self.modules}:
-                self.modules.append(ir.Module(module, "prim", prim.name, kept,
-                                              tuple(t.shape for t in tensors)))
+                self.modules.append(
+                    ir.Module(module, "prim", prim.name, kept, tuple(t.shape for t in tensors))
+                )
         if prim.returns_list:
             parts = self.res.concrete(params["parts"])
             if not parts.is_const:
@@ -799,8 +860,9 @@ class GraphBuilder:
             base = ir.PrimCall(prim.name, tuple(t.expr for t in tensors), kept, module, None)
             return LV(tuple(TV(ir.Item(base, i, shape), shape) for i in range(int(parts.value))))
         self.last_params = kept
-        return TV(ir.PrimCall(prim.name, tuple(t.expr for t in tensors), kept, module, shape),
-                  shape)
+        return TV(
+            ir.PrimCall(prim.name, tuple(t.expr for t in tensors), kept, module, shape), shape
+        )
 
     def _composite(self, name, func, tensors, kwargs, span, env, hint, shared):
         self.res.used.add(name)
@@ -812,8 +874,12 @@ class GraphBuilder:
         decl = self.res.decls.ops[name]
         declared = [p for p in decl.params if isinstance(p, ast.TensorParam)]
         if len(tensors) != len(declared):
-            self._fail("E013", f"op `{name}` takes {len(declared)} tensor input(s), got "
-                       f"{len(tensors)}", span, labels=(Label(decl.span, "declared here"),))
+            self._fail(
+                "E013",
+                f"op `{name}` takes {len(declared)} tensor input(s), got {len(tensors)}",
+                span,
+                labels=(Label(decl.span, "declared here"),),
+            )
         specs = {p.name: p.type for p in op.params}
         required = {p.name for p in op.params if p.default is None}
         given = self._kwargs(name, specs, kwargs, env, required)
@@ -821,24 +887,27 @@ class GraphBuilder:
         for (pname, pshape), arg in zip(op.graph.inputs, tensors, strict=True):
             mapping.update(_bind_symbols(pshape, arg.shape, mapping))
             expected = tuple(d.subs(mapping) for d in pshape)
-            self.match_shape(arg.shape, expected, span, "E023",
-                             f"argument `{pname}` of op `{name}`")
+            self.match_shape(
+                arg.shape, expected, span, "E023", f"argument `{pname}` of op `{name}`"
+            )
         for p in op.params:
             value = given.get(p.name, p.default)
             if isinstance(value, Dim):
                 mapping[p.name] = value
             elif isinstance(value, int) and not isinstance(value, bool):
                 mapping[p.name] = Dim.const(value)
-        for ob, code, ob_span in self.res.op_obligations.get(name, []):
-            inst = Obligation(ob.lhs.subs(mapping), ob.op, ob.rhs.subs(mapping),
-                              f"{ob.reason} (in op `{name}`)")
+        for ob, code, _ in self.res.op_obligations.get(name, []):
+            inst = Obligation(
+                ob.lhs.subs(mapping), ob.op, ob.rhs.subs(mapping), f"{ob.reason} (in op `{name}`)"
+            )
             self.obligations.append((inst, code, span))
         result = tuple(d.subs(mapping) for d in op.result)
         params = tuple((p.name, given.get(p.name, p.default)) for p in op.params)
         module = hint if shared else self._module_name(name)
         if not shared or module not in {m.attr for m in self.modules}:
-            self.modules.append(ir.Module(module, "op", name, params,
-                                          tuple(t.shape for t in tensors)))
+            self.modules.append(
+                ir.Module(module, "op", name, params, tuple(t.shape for t in tensors))
+            )
         self.last_params = params
         return TV(ir.OpCall(name, tuple(t.expr for t in tensors), module, result), result)
 

@@ -12,6 +12,7 @@ from sedsl.language.span import Span
 from sedsl.ops.primitive import Obligation, ParamValue, Shape
 from sedsl.shapes.dims import Dim
 
+
 @dataclass(frozen=True)
 class ParamRef:
     """A float or bool parameter of a composite op, used symbolically in its body."""

@@ -4,12 +4,13 @@ frozen AST nodes with spans. Every failure becomes a Diagnostic, never an except
 from __future__ import annotations
 
 import ast as pyast
+import re
 from functools import lru_cache
 from pathlib import Path
 
 import lark
 from lark import Token, Transformer, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from sedsl import GRAMMAR_PATH
 from sedsl.check.diagnostics import Diagnostics
@@ -27,7 +28,9 @@ _TERMINAL_WORDS = {
 }
 
 
-_comment_sink: list[Token] = []  # filled by the lexer callback during one parse
+# Comments and strings are the only tokens that can hold `#`, so this finds exactly the
+# comments the lexer skips. (A lexer callback would do the same at twice the parse time.)
+_COMMENT_OR_STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"|#[^\n]*')
 
 
 @lru_cache(maxsize=1)
@@ -39,7 +42,6 @@ def _lark() -> lark.Lark:
         parser="lalr",
         propagate_positions=True,
         maybe_placeholders=True,
-        lexer_callbacks={"COMMENT": _comment_sink.append},
         cache=True,
     )
 
@@ -108,20 +110,37 @@ def parse_text(text: str, file: str, diagnostics: Diagnostics) -> ast.Module:
     if to_ast.problems:
         diagnostics.extend(to_ast.problems)
         return ast.Module((), path=file, source=text)
-    comment_nodes = tuple(
-        ast.Comment(str(tok), span=_token_span(tok, file)) for tok in comments
-    )
+    comment_nodes = tuple(ast.Comment(str(tok), span=_token_span(tok, file)) for tok in comments)
     decls = _attach_docs(tuple(decls), comment_nodes)
     return ast.Module(tuple(decls), comment_nodes, path=file, source=text)
 
 
 def _parse(text: str, comments: list[Token]) -> lark.Tree:
-    _comment_sink.clear()
-    try:
-        return _lark().parse(text)
-    finally:
-        comments.extend(_comment_sink)
-        _comment_sink.clear()
+    tree = _lark().parse(text)
+    comments.extend(_comments(text))
+    return tree
+
+
+def _comments(text: str) -> list[Token]:
+    found = []
+    for match in _COMMENT_OR_STRING.finditer(text):
+        if match.group().startswith("#"):
+            start = match.start()
+            line = text.count("\n", 0, start) + 1
+            column = start - (text.rfind("\n", 0, start) + 1) + 1
+            found.append(
+                Token(
+                    "COMMENT",
+                    match.group(),
+                    start,
+                    line,
+                    column,
+                    line,
+                    column + len(match.group()),
+                    match.end(),
+                )
+            )
+    return found
 
 
 def _depth(tree: lark.Tree) -> int:
@@ -185,8 +204,10 @@ def _syntax_error(exc: UnexpectedInput, text: str, file: str):
     elif isinstance(exc, UnexpectedCharacters):
         char = text[offset] if offset < len(text) else "?"
         span = Span(file, line, column, line, column + 1, offset, offset + 1)
-        message = f"unexpected character `{char}`" if char.isprintable() else (
-            f"unexpected character U+{ord(char):04X}"
+        message = (
+            f"unexpected character `{char}`"
+            if char.isprintable()
+            else (f"unexpected character U+{ord(char):04X}")
         )
         label = "not part of the language"
         if exc.allowed:
@@ -447,8 +468,13 @@ class _ToAst(Transformer):
             from sedsl.check.diagnostics import Diagnostic, Severity
 
             self.problems.append(
-                Diagnostic("E001", Severity.ERROR, f"number with {len(text):,} digits is too long",
-                           self._tspan(tok), label="too long")
+                Diagnostic(
+                    "E001",
+                    Severity.ERROR,
+                    f"number with {len(text):,} digits is too long",
+                    self._tspan(tok),
+                    label="too long",
+                )
             )
             value = 0
         return ast.Number(value, span=self._tspan(tok))

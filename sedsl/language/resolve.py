@@ -18,13 +18,12 @@ from sedsl.language.names import (
     class_name,
     did_you_mean,
     indexed_display,
-    indexed_py,
     python_name_problem,
 )
 from sedsl.language.parser import parse_file
 from sedsl.language.span import Span
-from sedsl.ops.library import DIM_FUNCTIONS, PRIMITIVES
-from sedsl.ops.primitive import Obligation, Primitive, ShapeContext, ShapeError
+from sedsl.ops.library import PRIMITIVES
+from sedsl.ops.primitive import Obligation
 from sedsl.shapes.dims import Dim
 
 SCALAR_TYPES = ("int", "float", "bool", "str")
@@ -138,7 +137,8 @@ class Resolver:
             )
         elif problem := python_name_problem(space.name):
             self.diag.error(
-                "E014", f"space name `{space.name}` cannot be a Python package: {problem}",
+                "E014",
+                f"space name `{space.name}` cannot be a Python package: {problem}",
                 space.span,
             )
         ops = tuple(o for n, o in self.op_cache.items() if o is not None and n in self.used)
@@ -186,7 +186,9 @@ class Resolver:
         if target in stack:
             chain = " -> ".join(p.name for p in (*stack, target))
             self.diag.error(
-                "E061", f"import cycle: {chain}", decl.path.span,
+                "E061",
+                f"import cycle: {chain}",
+                decl.path.span,
                 help="move the shared declarations into a library that imports neither",
             )
             return
@@ -226,7 +228,11 @@ class Resolver:
             )
             return
         self.decls.spans[name] = decl.span
-        table = {ast.Param: self.decls.params, ast.OpDef: self.decls.ops, ast.OpSet: self.decls.opsets}
+        table = {
+            ast.Param: self.decls.params,
+            ast.OpDef: self.decls.ops,
+            ast.OpSet: self.decls.opsets,
+        }
         table[type(decl)][name] = decl
 
     # ---- parameters -------------------------------------------------------------------
@@ -301,7 +307,8 @@ class Resolver:
             for name, decl in table.items():
                 if problem := python_name_problem(name):
                     self.diag.error(
-                        "E014", f"{kind} name `{name}` cannot become a Python name: {problem}",
+                        "E014",
+                        f"{kind} name `{name}` cannot become a Python name: {problem}",
                         decl.span,
                         help="use an ASCII name that is not a Python keyword or builtin",
                     )
@@ -309,7 +316,9 @@ class Resolver:
     def _check_local_name(self, name: str, span: Span, kind: str) -> None:
         if problem := python_name_problem(name):
             self.diag.error(
-                "E014", f"{kind} name `{name}` cannot become a Python name: {problem}", span,
+                "E014",
+                f"{kind} name `{name}` cannot become a Python name: {problem}",
+                span,
                 help="use an ASCII name that is not a Python keyword or builtin",
             )
 
@@ -331,7 +340,8 @@ class Resolver:
         if not isinstance(value, Dim):
             return value
         ints = {
-            k: Dim.const(v) for k, v in self.param_values.items()
+            k: Dim.const(v)
+            for k, v in self.param_values.items()
             if isinstance(v, int) and not isinstance(v, bool)
         }
         return value.subs(ints)
@@ -372,7 +382,9 @@ class Resolver:
             type_ = s.type.id if s.type.id in SCALAR_TYPES else None
             if type_ is None:
                 self.diag.error(
-                    "E012", f"unknown parameter type `{s.type.id}`", s.type.span,
+                    "E012",
+                    f"unknown parameter type `{s.type.id}`",
+                    s.type.span,
                     help="op parameters are int, float, bool or str",
                 )
                 return None
@@ -387,13 +399,15 @@ class Resolver:
                 return None
             if type_ == "str":
                 self.diag.error(
-                    "E012", "op parameters are int, float or bool", s.type.span,
+                    "E012",
+                    "op parameters are int, float or bool",
+                    s.type.span,
                     help="pass choices like `over` directly to the primitive",
                 )
                 return None
             params.append(ir.ScalarParamIR(s.name, type_, default))
-            scope[s.name] = SV(Dim.sym(s.name)) if type_ == "int" else SV(
-                ir.ParamRef(s.name, type_)
+            scope[s.name] = (
+                SV(Dim.sym(s.name)) if type_ == "int" else SV(ir.ParamRef(s.name, type_))
             )
         for d in dims:
             scope[d] = SV(Dim.sym(d))
@@ -476,13 +490,12 @@ class Resolver:
             built = self._candidate(decl, cand, label, input_shape, result, full)
             if built is not None:
                 candidates.append(built)
-        return ir.OpSetIR(
-            decl.name, decl.doc, input_shape, result, tuple(candidates), decl.span
-        )
+        return ir.OpSetIR(decl.name, decl.doc, input_shape, result, tuple(candidates), decl.span)
 
     def _candidate(self, opset, cand, label, input_shape, result, scope) -> ir.CandidateIR | None:
-        builder = GraphBuilder(self, scope, [("x", input_shape)], owner=f"op set `{opset.name}`",
-                               allow_edges=False)
+        builder = GraphBuilder(
+            self, scope, [("x", input_shape)], owner=f"op set `{opset.name}`", allow_edges=False
+        )
         arg = TV(ir.Ref("x", input_shape), input_shape)
         try:
             value = builder.call(cand.op, [arg], cand.kwargs, cand.span, {}, module_hint=label)
@@ -515,8 +528,12 @@ class Resolver:
         result = self._declared_shape(decl.result, full, bind=None)
         self._check_local_name(decl.input.name, decl.input.span, "input")
         builder = GraphBuilder(
-            self, full, [(decl.input.name, shape)], owner=f"block `{decl.name}`",
-            allow_edges=True, opsets={s.name: s for s in opsets},
+            self,
+            full,
+            [(decl.input.name, shape)],
+            owner=f"block `{decl.name}`",
+            allow_edges=True,
+            opsets={s.name: s for s in opsets},
         )
         graph = builder.build(decl.body, decl.returns)
         self.obligations.extend(builder.obligations)
@@ -537,7 +554,9 @@ class Resolver:
         for decl in (d for d in main.decls if isinstance(d, ast.Genotype)):
             if decl.name in seen:
                 self.diag.error(
-                    "E011", f"genotype `{decl.name}` is defined twice", decl.span,
+                    "E011",
+                    f"genotype `{decl.name}` is defined twice",
+                    decl.span,
                     labels=(Label(seen[decl.name], "first defined here"),),
                 )
                 continue
@@ -570,7 +589,9 @@ class Resolver:
                 continue
             if edge.name in spans:
                 self.diag.error(
-                    "E053", f"genotype `{decl.name}` chooses for `{name}` twice", choice.span,
+                    "E053",
+                    f"genotype `{decl.name}` chooses for `{name}` twice",
+                    choice.span,
                     labels=(Label(spans[edge.name], "first choice here"),),
                 )
                 continue
@@ -624,9 +645,12 @@ class Resolver:
                     )
                     continue
                 values = [self._constant(v, {}) for v in point]
-                if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values):
+                if not all(
+                    isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values
+                ):
                     self.diag.error(
-                        "E041", "point values must be positive integers",
+                        "E041",
+                        "point values must be positive integers",
                         point[0].span.to(point[-1].span),
                     )
                     continue

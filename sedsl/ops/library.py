@@ -22,7 +22,9 @@ from sedsl.ops.primitive import (
 from sedsl.shapes.dims import Dim
 
 ONE = Dim.const(1)
-OVER = ParamSpec("over", "str", "hw", "the axes to pool: `hw` (spatial) or `c` (channels)", ("hw", "c"))
+OVER = ParamSpec(
+    "over", "str", "hw", "the axes to pool: `hw` (spatial) or `c` (channels)", ("hw", "c")
+)
 
 
 def _rank4(shape: Shape, what: str = "input") -> Shape:
@@ -105,7 +107,9 @@ def _kernel(p) -> tuple[Dim, Dim]:
 def _conv2d_code(c: CodeInputs) -> Code:
     p, raw = c.params, c.raw
     kh, kw = _kernel(raw)
-    kernel = p["k"] if kh == kw and "kh" not in raw and "kw" not in raw else f"({_py(kh)}, {_py(kw)})"
+    kernel = (
+        p["k"] if kh == kw and "kh" not in raw and "kw" not in raw else f"({_py(kh)}, {_py(kw)})"
+    )
     padding = _same_padding(kh, kw, raw["dilation"], p["dilation"])
     args = [c.shapes[0][1], p["out"], kernel, f"padding={padding}"]
     if p["dilation"] != "1":
@@ -135,7 +139,8 @@ def _conv1d_infer(ctx, shapes, p) -> Shape:
     b, c, h, w = _rank4(shapes[0])
     if not (h.is_int(1) and w.is_int(1)):
         raise ShapeError(
-            f"conv1d runs across the channels of a [B, C, 1, 1] descriptor, got [{b}, {c}, {h}, {w}]",
+            "conv1d runs across the channels of a [B, C, 1, 1] descriptor, "
+            f"got [{b}, {c}, {h}, {w}]",
             help="squeeze the spatial axes first, e.g. avg_pool(x)",
         )
     k = p["k"]
@@ -206,7 +211,9 @@ def _tile_infer(ctx, shapes, p) -> Shape:
 
 def _tile_code(c: CodeInputs) -> Code:
     h, w = c.params["h"], c.params["w"]
-    return Code(f"nn.functional.avg_pool2d({c.args[0]}, ({h}, {w}), stride=({h}, {w}), ceil_mode=True)")
+    return Code(
+        f"nn.functional.avg_pool2d({c.args[0]}, ({h}, {w}), stride=({h}, {w}), ceil_mode=True)"
+    )
 
 
 def _tile_buffer(shape: Shape, p) -> Dim:
@@ -244,9 +251,7 @@ def _build() -> dict[str, Primitive]:
         _pool(
             "max_pool",
             "Max pooling over the chosen axes (CBAM's GMP with over=hw).",
-            lambda c: (
-                f"{c.args[0]}.amax(dim={_axes(c.raw['over'])}, keepdim=True)"
-            ),
+            lambda c: f"{c.args[0]}.amax(dim={_axes(c.raw['over'])}, keepdim=True)",
         ),
         _pool(
             "std_pool",
@@ -283,7 +288,9 @@ def _build() -> dict[str, Primitive]:
                     if c.raw["over"] == "hw"
                     else f"SpatialCovariancePool({c.shapes[0][1]})"
                 ),
-                imports=("CovariancePool",) if c.raw["over"] == "hw" else ("SpatialCovariancePool",),
+                imports=("CovariancePool",)
+                if c.raw["over"] == "hw"
+                else ("SpatialCovariancePool",),
             ),
             buffer=_global_buffer,
         ),
@@ -309,7 +316,10 @@ def _build() -> dict[str, Primitive]:
             doc="Average pooling over non-overlapping h x w tiles, kernel = stride, ceil mode "
             "(TSE's tiled squeeze; h = H, w = W is SE's GAP).",
             signature="[B, C, H, W] -> [B, C, ceil(H / h), ceil(W / w)]",
-            params=(ParamSpec("h", dim, None, "tile height"), ParamSpec("w", dim, None, "tile width")),
+            params=(
+                ParamSpec("h", dim, None, "tile height"),
+                ParamSpec("w", dim, None, "tile width"),
+            ),
             arity=1,
             infer=_tile_infer,
             code=_tile_code,
@@ -320,7 +330,10 @@ def _build() -> dict[str, Primitive]:
             doc="Nearest-neighbour broadcast of per-tile values y back to the size of x "
             "(repeat_interleave, then crop; TSE Figure A1).",
             signature="[B, C, ceil(H / h), ceil(W / w)], [B, _, H, W] -> [B, C, H, W]",
-            params=(ParamSpec("h", dim, None, "tile height"), ParamSpec("w", dim, None, "tile width")),
+            params=(
+                ParamSpec("h", dim, None, "tile height"),
+                ParamSpec("w", dim, None, "tile width"),
+            ),
             arity=2,
             infer=_broadcast_infer,
             code=_broadcast_code,
@@ -404,7 +417,9 @@ def _build() -> dict[str, Primitive]:
         ),
         # ---- activations and trivia --------------------------------------------------
         _unary("relu", "Rectified linear unit.", "torch.relu({x})"),
-        _unary("sigmoid", "Logistic sigmoid; bounds an attention map to (0, 1).", "torch.sigmoid({x})"),
+        _unary(
+            "sigmoid", "Logistic sigmoid; bounds an attention map to (0, 1).", "torch.sigmoid({x})"
+        ),
         _unary("tanh", "Hyperbolic tangent.", "torch.tanh({x})"),
         _unary("identity", "Returns its input.", "{x}"),
         _unary("zero", "Zeros of the input's shape (DARTS' `none`).", "{x}.mul(0.0)"),
@@ -425,9 +440,7 @@ def _build() -> dict[str, Primitive]:
             params=(ParamSpec("parts", dim, None, "number of groups"),),
             arity=1,
             infer=_split_infer,
-            code=lambda c: Code(
-                f"torch.chunk({c.args[0]}, {c.params['parts']}, dim=1)"
-            ),
+            code=lambda c: Code(f"torch.chunk({c.args[0]}, {c.params['parts']}, dim=1)"),
             returns_list=True,
         ),
         Primitive(

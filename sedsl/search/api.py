@@ -62,13 +62,22 @@ def run_search(
     if nproc > 1:
         if on_epoch_end is not None:
             raise SearchError("on_epoch_end hooks run in one process only; use nproc=1")
-        spawn(nproc, _search_worker, str(space_dir), config, str(run_dir), resume, quiet,
-              max_epochs_this_run)
+        spawn(
+            nproc,
+            _search_worker,
+            str(space_dir),
+            config,
+            str(run_dir),
+            resume,
+            quiet,
+            max_epochs_this_run,
+        )
         return run_dir
     context = context_from_env()
     try:
-        return _search(space_dir, config, run_dir, context, resume, quiet, max_epochs_this_run,
-                       on_epoch_end)
+        return _search(
+            space_dir, config, run_dir, context, resume, quiet, max_epochs_this_run, on_epoch_end
+        )
     finally:
         shutdown(context)
 
@@ -97,8 +106,16 @@ def _search_worker(
     quiet: bool,
     max_epochs_this_run: int | None,
 ) -> None:
-    _search(space_dir, config, Path(run_dir), context_from_env(), resume, quiet,
-            max_epochs_this_run, None)
+    _search(
+        space_dir,
+        config,
+        Path(run_dir),
+        context_from_env(),
+        resume,
+        quiet,
+        max_epochs_this_run,
+        None,
+    )
 
 
 def _search(

@@ -100,7 +100,7 @@ class Architect:
         else:
             grads, result = self.second_order_gradient(train, val)
         self.arch_optimizer.zero_grad(set_to_none=True)
-        for name, grad in zip(self.arch_names, grads):
+        for name, grad in zip(self.arch_names, grads, strict=True):
             self._parameters[name].grad = grad
         self.arch_optimizer.step()
         return result
@@ -112,7 +112,9 @@ class Architect:
         self.reduce(grads)
         return grads, _result(loss, logits, val[1])
 
-    def second_order_gradient(self, train: Batch, val: Batch) -> tuple[list[Tensor], ArchStepResult]:
+    def second_order_gradient(
+        self, train: Batch, val: Batch
+    ) -> tuple[list[Tensor], ArchStepResult]:
         weights, arch = self.weights(), self.arch()
         exact = self.hvp == "exact"
         graph_grads, train_grads = self._train_weight_gradient(weights, arch, train, exact)
@@ -130,7 +132,9 @@ class Architect:
             hv = hvp_finite(self, weights, arch, train, v, self.fd_eps)
         self.reduce(hv)
         lr = self.weight_optimizer.param_groups[0]["lr"]
-        return [g - lr * h for g, h in zip(dalpha, hv)], _result(val_loss, logits, val[1])
+        return [g - lr * h for g, h in zip(dalpha, hv, strict=True)], _result(
+            val_loss, logits, val[1]
+        )
 
     # -- pieces, public for tests and benchmarks ----------------------------------------------
 
@@ -158,7 +162,7 @@ class Architect:
         dampening, nesterov = group["dampening"], group["nesterov"]
         unrolled: Params = {}
         with torch.no_grad():
-            for (name, w), grad in zip(weights.items(), grads):
+            for (name, w), grad in zip(weights.items(), grads, strict=True):
                 direction = grad + wd * w if wd else grad
                 if momentum:
                     buf = self.weight_optimizer.state.get(self._parameters[name], {}).get(
@@ -230,12 +234,14 @@ def hvp_finite(
 
     def arch_grad(sign: float) -> tuple[Tensor, ...]:
         with torch.no_grad():
-            moved = {name: w + sign * eps * d for (name, w), d in zip(weights.items(), v)}
+            moved = {
+                name: w + sign * eps * d for (name, w), d in zip(weights.items(), v, strict=True)
+            }
         _, loss = architect.loss(moved, arch, batch)
         return torch.autograd.grad(loss, list(arch.values()))
 
     plus, minus = arch_grad(1.0), arch_grad(-1.0)
-    return [(p - m) / (2 * eps) for p, m in zip(plus, minus)]
+    return [(p - m) / (2 * eps) for p, m in zip(plus, minus, strict=True)]
 
 
 def _refuse_cut_graphs(grads: Sequence[Tensor]) -> None:

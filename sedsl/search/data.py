@@ -92,8 +92,7 @@ def load_dataset(
             raise SearchError("imagefolder needs a path: --dataset imagefolder:PATH")
         return _load_imagefolder(Path(argument), train=train)
     raise SearchError(
-        f"unknown dataset {name!r}; choose cifar10, cifar100, imagefolder:PATH, digits "
-        "or synthetic"
+        f"unknown dataset {name!r}; choose cifar10, cifar100, imagefolder:PATH, digits or synthetic"
     )
 
 
@@ -281,8 +280,10 @@ def _load_imagefolder(root: Path, *, train: bool) -> ImageData:
     if not root.is_dir():
         raise SearchError(f"imagefolder: {root} is not a directory of class folders")
     if (root / "train").is_dir():
-        split = root / "train" if train else next(
-            (root / name for name in ("val", "test") if (root / name).is_dir()), None
+        split = (
+            root / "train"
+            if train
+            else next((root / name for name in ("val", "test") if (root / name).is_dir()), None)
         )
         if split is None:
             raise SearchError(f"imagefolder: {root} has train/ but no val/ or test/ to test on")

@@ -173,7 +173,10 @@ def use_global_batchnorm(module: nn.Module) -> nn.Module:
     for name, child in module.named_children():
         if type(child) is nn.BatchNorm2d:
             replacement = GlobalBatchNorm2d(
-                child.num_features, child.eps, child.momentum, child.affine,
+                child.num_features,
+                child.eps,
+                child.momentum,
+                child.affine,
                 child.track_running_stats,
             )
             replacement.load_state_dict(child.state_dict())

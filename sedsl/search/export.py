@@ -62,8 +62,10 @@ def export_genotype(
     check_genotype(record, space)
     source = (space.path / "fixed.py").read_text(encoding="utf-8")
     how = f"order {record.get('order')}, hvp {record.get('hvp')}, seed {record.get('seed')}"
-    text = source.rstrip() + "\n" + APPENDIX.format(
-        space=space.name, how=how, genotype=repr(dict(record["genotype"]))
+    text = (
+        source.rstrip()
+        + "\n"
+        + APPENDIX.format(space=space.name, how=how, genotype=repr(dict(record["genotype"])))
     )
     out = Path(out_py)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -183,7 +183,11 @@ class Search:
         lr = self.weight_optimizer.param_groups[0]["lr"]
         steps = self._steps_per_epoch()
         search_alphas = self.epoch >= self.config.arch_warmup_epochs
-        task = progress.add_task(f"epoch {epoch}/{self.config.epochs}", total=steps) if progress else None
+        task = (
+            progress.add_task(f"epoch {epoch}/{self.config.epochs}", total=steps)
+            if progress
+            else None
+        )
         totals = torch.zeros(3, dtype=torch.float64)  # loss sum, correct, count
         self.network.train()
         arch_batches = self.arch_stream.epoch(steps)
@@ -194,7 +198,9 @@ class Search:
                 self._require_finite_alphas(epoch, step)
             loss, correct = self.weight_step(train)
             self._require_finite(loss, "training loss", epoch, step)
-            totals += torch.tensor([loss * len(train[1]), correct, len(train[1])], dtype=totals.dtype)
+            totals += torch.tensor(
+                [loss * len(train[1]), correct, len(train[1])], dtype=totals.dtype
+            )
             if task is not None:
                 progress.update(
                     task,
@@ -225,7 +231,7 @@ class Search:
         loss = F.cross_entropy(logits, targets)
         grads = torch.autograd.grad(loss, weights)  # weights only: alphas get no gradient here
         self.context.all_reduce_mean(grads)
-        for weight, grad in zip(weights, grads):
+        for weight, grad in zip(weights, grads, strict=True):
             weight.grad = grad
         if self.config.grad_clip is not None:
             torch.nn.utils.clip_grad_norm_(weights, self.config.grad_clip)
@@ -251,7 +257,11 @@ class Search:
 
     def _steps_per_epoch(self) -> int:
         steps = min(len(self.weight_stream), len(self.arch_stream))
-        return steps if self.config.steps_per_epoch is None else min(steps, self.config.steps_per_epoch)
+        return (
+            steps
+            if self.config.steps_per_epoch is None
+            else min(steps, self.config.steps_per_epoch)
+        )
 
     # -- checks --------------------------------------------------------------------------------
 
@@ -396,8 +406,9 @@ def check_resumable(state: dict[str, Any], space: LoadedSpace, config: SearchCon
     """Refuse to resume into a different space or with options that change the numbers."""
     if state["space"] != space.name or state["source_sha256"] != space.source_sha256:
         raise SearchError(
-            f"the checkpoint is of space {state['space']!r} (source {state['source_sha256'][:12]}), "
-            f"not of {space.name!r} (source {space.source_sha256[:12]}); not resuming"
+            f"the checkpoint is of space {state['space']!r} "
+            f"(source {state['source_sha256'][:12]}), not of {space.name!r} "
+            f"(source {space.source_sha256[:12]}); not resuming"
         )
     now = config_to_dict(config)
     changed = [

@@ -56,7 +56,7 @@ def write_alpha_history(run_dir: Path, snapshots: Sequence[Mapping[str, Any]]) -
 
 
 def alpha_entropy(snapshot: Mapping[str, Sequence[float]]) -> float:
-    """Mean over edges of the entropy (nats) of the softmax weights: log(n) at start, 0 when sure."""
+    """Mean over edges of the softmax weights' entropy (nats): log(n) at start, 0 when sure."""
     entropies = [-sum(p * math.log(p) for p in weights if p > 0) for weights in snapshot.values()]
     return sum(entropies) / max(len(entropies), 1)
 
@@ -79,7 +79,7 @@ def plot_alphas(
         rows, columns, figsize=(4.2 * columns, 3.0 * rows), squeeze=False, sharex=True
     )
     epochs = [snapshot["epoch"] for snapshot in snapshots]
-    for axis, edge in zip(axes.flat, edges):
+    for axis, edge in zip(axes.flat, edges, strict=False):
         for index, name in enumerate(candidates[edge]):
             axis.plot(epochs, [s["weights"][edge][index] for s in snapshots], label=name)
         axis.set_title(edge)

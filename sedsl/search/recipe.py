@@ -116,14 +116,18 @@ def resolve_config(
 ) -> SearchConfig:
     """Merge the layers (see the module docstring), coerce types and validate."""
     manifest_recipe = dict(manifest_recipe or {})
-    base = str(manifest_recipe.pop("base", space_name if space_name in BUILTIN_RECIPES else "darts"))
+    base = str(
+        manifest_recipe.pop("base", space_name if space_name in BUILTIN_RECIPES else "darts")
+    )
     if base not in BUILTIN_RECIPES:
         raise SearchError(f"recipe base {base!r} is not one of {', '.join(BUILTIN_RECIPES)}")
     values: dict[str, Any] = dict(BUILTIN_RECIPES[base])
     values.update(_checked(manifest_recipe, "the space's recipe"))
     if config_file is not None:
         values.update(_checked(read_config_file(config_file), str(config_file)))
-    values.update(_checked({k: v for k, v in (overrides or {}).items() if v is not None}, "options"))
+    values.update(
+        _checked({k: v for k, v in (overrides or {}).items() if v is not None}, "options")
+    )
     config = SearchConfig(**{name: _coerce(name, value) for name, value in values.items()})
     validate(config)
     return config

@@ -58,7 +58,9 @@ def load_space(path: str | Path) -> LoadedSpace:
     """Import ``supernet.py`` and ``fixed.py`` of a generated space and parse ``space.json``."""
     root = Path(path).resolve()
     if not root.is_dir():
-        raise SearchError(f"{path}: not a directory; expected a generated space such as generated/sase")
+        raise SearchError(
+            f"{path}: not a directory; expected a generated space such as generated/sase"
+        )
     missing = [name for name in REQUIRED_FILES if not (root / name).is_file()]
     if missing:
         raise SearchError(

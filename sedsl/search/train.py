@@ -61,7 +61,9 @@ def run_train(
     """Train ``config.backbone`` with ``genotype`` inserted; write metrics.csv and result.json."""
     seed_everything(config.seed)
     device = pick_device(config.device)
-    train = load_dataset(config.dataset, train=True, data_dir=config.data_dir, download=config.download)
+    train = load_dataset(
+        config.dataset, train=True, data_dir=config.data_dir, download=config.download
+    )
     test = load_dataset(config.dataset, train=False, data_dir=config.data_dir)
     model = build_model(space_dir, genotype, config, train).to(device)
     run_dir = Path(out)
@@ -138,20 +140,29 @@ def _fit(
             seen += len(targets)
         train_acc = correct / max(seen, 1)
         test_loss, test_acc = _evaluate(model, test, config.batch_size)
-        rows.append({"epoch": epoch, "train_acc": train_acc, "test_loss": test_loss,
-                     "test_acc": test_acc, "lr": schedule.get_last_lr()[0]})
+        rows.append(
+            {
+                "epoch": epoch,
+                "train_acc": train_acc,
+                "test_loss": test_loss,
+                "test_acc": test_acc,
+                "lr": schedule.get_last_lr()[0],
+            }
+        )
         schedule.step()
         if not quiet:
             from rich import print as rprint
 
-            rprint(f"epoch {epoch}/{config.epochs}  train acc {train_acc:.3f}  "
-                   f"test acc {test_acc:.3f}")
+            rprint(
+                f"epoch {epoch}/{config.epochs}  train acc {train_acc:.3f}  test acc {test_acc:.3f}"
+            )
     with open(run_dir / "metrics.csv", "w", encoding="utf-8") as handle:
         handle.write("epoch,train_acc,test_loss,test_acc,lr\n")
         handle.writelines(",".join(str(row[k]) for k in row) + "\n" for row in rows)
     test_loss, test_acc = rows[-1]["test_loss"], rows[-1]["test_acc"]
-    return TrainResult(count_parameters(model), test_acc, test_loss, train_acc,
-                       time.perf_counter() - start)
+    return TrainResult(
+        count_parameters(model), test_acc, test_loss, train_acc, time.perf_counter() - start
+    )
 
 
 @torch.no_grad()

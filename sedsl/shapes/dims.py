@@ -167,8 +167,10 @@ class Dim:
         for mono, coeff in self.terms:
             term = Dim.const(coeff)
             for atom, power in mono:
-                base = mapping.get(atom, Dim.sym(atom)) if isinstance(atom, str) else (
-                    _rebuild(atom, mapping)
+                base = (
+                    mapping.get(atom, Dim.sym(atom))
+                    if isinstance(atom, str)
+                    else (_rebuild(atom, mapping))
                 )
                 for _ in range(abs(power)):
                     term = term * base if power > 0 else term.exact_div(base)
@@ -325,8 +327,10 @@ def _render_term(mono: Monomial, coeff: Fraction) -> str:
     denom = [(a, -p) for a, p in mono if p < 0]
 
     def atom_text(atom: Atom) -> str:
-        return atom if isinstance(atom, str) else (
-            str(atom) if atom.kind in ("max", "min", "ceildiv") else f"({atom})"
+        return (
+            atom
+            if isinstance(atom, str)
+            else (str(atom) if atom.kind in ("max", "min", "ceildiv") else f"({atom})")
         )
 
     factors = [atom_text(a) + (f"**{p}" if p > 1 else "") for a, p in numer]

@@ -56,7 +56,7 @@ def reference_hypergradient(architect: Architect, train, val) -> list[torch.Tens
     _, train_loss = architect.loss(weights, arch, train)
     grads = torch.autograd.grad(train_loss, list(weights.values()), create_graph=True)
     unrolled = {}
-    for (name, w), g in zip(weights.items(), grads):
+    for (name, w), g in zip(weights.items(), grads, strict=True):
         buf = architect.weight_optimizer.state[architect._parameters[name]]["momentum_buffer"]
         step = group["momentum"] * buf + g + group["weight_decay"] * w
         unrolled[name] = w - group["lr"] * step
@@ -80,7 +80,7 @@ def test_unrolled_copy_moves_every_weight_exactly_as_the_optimizer_would(fake_sp
     assert any(n.startswith("net.layer3.2.") for n in unrolled)
 
     architect.weight_optimizer.zero_grad()
-    for (name, _), grad in zip(weights.items(), grads):
+    for (name, _), grad in zip(weights.items(), grads, strict=True):
         architect._parameters[name].grad = grad.clone()
     architect.weight_optimizer.step()
     for name, w in architect.weights().items():
@@ -129,10 +129,12 @@ def test_first_order_gradient_is_the_val_gradient_at_current_weights(fake_space)
     architect = make_architect(network, order=1)
     val = batch(2, dtype=DOUBLE)
     network.zero_grad()
-    loss = F.cross_entropy(functional_call(network, dict(network.named_parameters()), val[0]), val[1])
+    loss = F.cross_entropy(
+        functional_call(network, dict(network.named_parameters()), val[0]), val[1]
+    )
     expected = torch.autograd.grad(loss, network.arch_parameters())
     ours, _ = architect.first_order_gradient(val)
-    for a, b in zip(ours, expected):
+    for a, b in zip(ours, expected, strict=True):
         torch.testing.assert_close(a, b)
 
 
@@ -142,8 +144,10 @@ def test_step_updates_alphas_only_through_the_arch_optimizer(fake_space):
     alphas = [a.detach().clone() for a in network.arch_parameters()]
     weights = [w.detach().clone() for w in network.weight_parameters()]
     architect.step(batch(1), batch(2))
-    assert all(not torch.equal(a, b) for a, b in zip(alphas, network.arch_parameters()))
-    assert all(torch.equal(w, b) for w, b in zip(weights, network.weight_parameters()))
+    assert all(
+        not torch.equal(a, b) for a, b in zip(alphas, network.arch_parameters(), strict=True)
+    )
+    assert all(torch.equal(w, b) for w, b in zip(weights, network.weight_parameters(), strict=True))
 
 
 class _OnceDifferentiableReLU(torch.autograd.Function):

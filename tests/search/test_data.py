@@ -99,7 +99,7 @@ def test_stream_shards_are_the_single_process_batch():
     data = type(data)(data.images, data.labels, 2, data.mean, data.std, augment=True)
     whole = BatchStream(data, torch.arange(64), 8, seed=5)
     shards = [BatchStream(data, torch.arange(64), 8, seed=5, rank=r, world=2) for r in (0, 1)]
-    for full, *parts in zip(whole.epoch(3), *(s.epoch(3) for s in shards)):
+    for full, *parts in zip(whole.epoch(3), *(s.epoch(3) for s in shards), strict=True):
         torch.testing.assert_close(full[0], torch.cat([p[0] for p in parts]))
         assert torch.equal(full[1], torch.cat([p[1] for p in parts]))
 
@@ -110,7 +110,7 @@ def test_stream_state_round_trip_repeats_the_epoch():
     state = stream.state_dict()
     first = [y for _, y in stream.epoch()]
     stream.load_state_dict(state)
-    assert all(torch.equal(a, b) for a, (_, b) in zip(first, stream.epoch()))
+    assert all(torch.equal(a, b) for a, (_, b) in zip(first, stream.epoch(), strict=True))
 
 
 def test_batched_crop_and_flip_equal_torchvision_per_image():

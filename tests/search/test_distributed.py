@@ -11,8 +11,14 @@ from sedsl.search.checkpoint import load
 from .conftest import FAKE_SPACE
 
 DATASET = "synthetic:size=8,train=128,test=16,classes=3"
-OPTIONS = {"epochs": 1, "batch_size": 16, "steps_per_epoch": 3, "width": 4, "eval_batches": 1,
-           "arch_lr": 0.01}
+OPTIONS = {
+    "epochs": 1,
+    "batch_size": 16,
+    "steps_per_epoch": 3,
+    "width": 4,
+    "eval_batches": 1,
+    "arch_lr": 0.01,
+}
 
 
 @pytest.mark.parametrize("hvp", ["finite", "exact"])

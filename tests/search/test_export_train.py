@@ -47,6 +47,8 @@ def test_train_reports_parameters_and_accuracy(tmp_path):
     )
     result = run_train(FAKE_SPACE, "right", out=tmp_path / "t", config=config, quiet=True)
     assert result.parameters > 0 and 0 <= result.test_acc <= 1
-    assert json.loads((tmp_path / "t" / "result.json").read_text())["parameters"] == result.parameters
+    assert (
+        json.loads((tmp_path / "t" / "result.json").read_text())["parameters"] == result.parameters
+    )
     with pytest.raises(SearchError, match="declares no genotype"):
         run_train(FAKE_SPACE, "paper", out=tmp_path / "u", config=config, quiet=True)

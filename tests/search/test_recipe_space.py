@@ -15,7 +15,12 @@ from .conftest import FAKE_SPACE
 def test_builtin_recipes_follow_the_seeds():
     sase = resolve_config("sase")
     assert (sase.order, sase.epochs, sase.batch_size, sase.lr_min, sase.weight_decay) == (
-        2, 50, 128, 1e-4, 5e-4)
+        2,
+        50,
+        128,
+        1e-4,
+        5e-4,
+    )
     hoga = resolve_config("hoga")
     assert (hoga.order, hoga.epochs, hoga.lr_min, hoga.weight_decay) == (1, 100, 1e-3, 3e-4)
     assert resolve_config("new_space").recipe == "darts"
@@ -25,7 +30,9 @@ def test_layers_apply_in_order_manifest_file_then_overrides(tmp_path):
     toml = tmp_path / "search.toml"
     toml.write_text("epochs = 7\nbatch_size = 32\ngrad_clip = 'none'\n")
     config = resolve_config(
-        "x", {"base": "hoga", "epochs": 3, "lr": 0.05}, config_file=toml,
+        "x",
+        {"base": "hoga", "epochs": 3, "lr": 0.05},
+        config_file=toml,
         overrides={"batch_size": "64", "arch_betas": "0.9,0.99", "order": None},
     )
     assert (config.recipe, config.order, config.lr, config.epochs) == ("hoga", 1, 0.05, 7)

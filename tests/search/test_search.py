@@ -38,12 +38,26 @@ def search(out, **options):
 def test_run_writes_every_output(tmp_path, capsys):
     run = search(tmp_path / "run")
     names = {p.name for p in run.iterdir()}
-    assert {"config.json", "metrics.csv", "alphas.jsonl", "alphas.png", "genotype.json",
-            "checkpoint.pt"} <= names
-    rows = list(csv.DictReader(open(run / "metrics.csv")))
+    assert {
+        "config.json",
+        "metrics.csv",
+        "alphas.jsonl",
+        "alphas.png",
+        "genotype.json",
+        "checkpoint.pt",
+    } <= names
+    rows = list(csv.DictReader((run / "metrics.csv").read_text().splitlines()))
     assert [r["epoch"] for r in rows] == ["1", "2"]
-    assert set(rows[0]) == {"epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr",
-                            "seconds", "alpha_entropy"}
+    assert set(rows[0]) == {
+        "epoch",
+        "train_loss",
+        "train_acc",
+        "val_loss",
+        "val_acc",
+        "lr",
+        "seconds",
+        "alpha_entropy",
+    }
     record = json.loads((run / "genotype.json").read_text())
     assert record["complete"] and record["order"] == 2 and record["hvp"] == "finite"
     assert set(record["genotype"]) == {"a", "b"} and record["space"] == "fake"
@@ -64,7 +78,9 @@ def test_interrupted_then_resumed_equals_uninterrupted(tmp_path, order):
     genotype = [json.loads((run / "genotype.json").read_text()) for run in (whole, part)]
     assert genotype[0]["alpha_logits"] == genotype[1]["alpha_logits"]
     assert genotype[0]["genotype"] == genotype[1]["genotype"]
-    rows = [list(csv.DictReader(open(run / "metrics.csv"))) for run in (whole, part)]
+    rows = [
+        list(csv.DictReader((r / "metrics.csv").read_text().splitlines())) for r in (whole, part)
+    ]
     assert [r["val_loss"] for r in rows[0]] == [r["val_loss"] for r in rows[1]]
 
 

@@ -45,5 +45,5 @@ class SupernetBlock(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         weights = self.alphas.weights()
         for edge in EDGES:
-            x = sum(w * op(x) for w, op in zip(weights[edge], self.edges[edge]))
+            x = sum(w * op(x) for w, op in zip(weights[edge], self.edges[edge], strict=True))
         return x

@@ -1,0 +1,101 @@
+"""Property tests of the shape algebra: evaluation is a ring homomorphism, substitution
+agrees with evaluation, division-like atoms evaluate like Python ints, and the normal form
+makes equal polynomials equal however they were built."""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from sedsl.shapes.dims import Dim
+
+FAST = settings(max_examples=150, deadline=None)
+SYMBOLS = ("B", "C", "H", "W", "r")
+
+envs = st.fixed_dictionaries({s: st.integers(1, 64) for s in SYMBOLS})
+leaves = st.one_of(st.integers(-5, 9).map(Dim.const), st.sampled_from(SYMBOLS).map(Dim.sym))
+
+
+def _combine(children):
+    ops = st.sampled_from(["+", "-", "*"])
+    return st.tuples(ops, children, children).map(_apply)
+
+
+def _apply(args):
+    op, a, b = args
+    return {"+": a + b, "-": a - b, "*": a * b}[op]
+
+
+polynomials = st.recursive(leaves, _combine, max_leaves=8)
+positive = st.one_of(st.integers(1, 9).map(Dim.const), st.sampled_from(SYMBOLS).map(Dim.sym))
+
+
+@FAST
+@given(polynomials, polynomials, envs)
+def test_evaluate_is_additive(a, b, env):
+    assert (a + b).evaluate(env) == a.evaluate(env) + b.evaluate(env)
+    assert (a - b).evaluate(env) == a.evaluate(env) - b.evaluate(env)
+    assert (-a).evaluate(env) == -a.evaluate(env)
+
+
+@FAST
+@given(polynomials, polynomials, envs)
+def test_evaluate_is_multiplicative(a, b, env):
+    assert (a * b).evaluate(env) == a.evaluate(env) * b.evaluate(env)
+
+
+@FAST
+@given(polynomials, envs)
+def test_constants_map_to_themselves(a, env):
+    assert Dim.const(7).evaluate(env) == 7
+    assert (a * 1).evaluate(env) == a.evaluate(env)
+    assert (a + 0) == a
+
+
+@FAST
+@given(polynomials, st.sampled_from(SYMBOLS), polynomials, envs)
+def test_subs_agrees_with_evaluate(a, name, replacement, env):
+    substituted = a.subs({name: replacement})
+    inner = {**env, name: replacement.evaluate(env)}
+    assert substituted.evaluate(env) == a.evaluate(inner)
+
+
+@FAST
+@given(polynomials, positive, envs)
+def test_floordiv_ceildiv_mod_evaluate_like_python_ints(a, b, env):
+    x, y = a.evaluate(env), b.evaluate(env)
+    assume(x >= 0 and y > 0)
+    x, y = int(x), int(y)
+    assert (a // b).evaluate(env) == x // y
+    assert a.ceildiv(b).evaluate(env) == -(-x // y) == math.ceil(Fraction(x, y))
+    assert (a % b).evaluate(env) == x % y
+
+
+@FAST
+@given(polynomials, polynomials, polynomials)
+def test_normal_form_makes_ring_identities_equal(a, b, c):
+    assert a + b == b + a
+    assert a * b == b * a
+    assert (a + b) + c == a + (b + c)
+    assert a * (b + c) == a * b + a * c
+    assert a - a == Dim.const(0)
+    assert a * 2 - a == a
+
+
+@FAST
+@given(polynomials, envs)
+def test_equal_dims_hash_equal(a, env):
+    rebuilt = (a + Dim.sym("C")) - Dim.sym("C")
+    assert rebuilt == a and hash(rebuilt) == hash(a)
+    assert rebuilt.evaluate(env) == a.evaluate(env)
+
+
+def test_simplifications_of_division():
+    c = Dim.sym("C")
+    assert (4 * c) // 4 == c
+    assert c // 1 == c
+    assert Dim.const(7) // 2 == Dim.const(3)
+    assert str(c // Dim.sym("r")) == "C // r"
