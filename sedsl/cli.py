@@ -55,26 +55,16 @@ def main() -> None:
 @click.option("--color/--no-color", default=None, help="colour text output (default: on a tty).")
 def check(files: tuple[Path, ...], fmt: str, sets: tuple[str, ...], color: bool | None) -> None:
     """Check .space files: syntax, names, every candidate's shapes at every point."""
-    from sedsl.check.checker import check_file
     from sedsl.check.render import render_concise, render_json, render_text
 
     overrides = _parse_sets(sets)
     all_diags, sources, summaries = [], {}, []
     for path in files:
-        report = check_file(path, overrides, display=str(path))
-        diags = report.diagnostics.sorted()
-        all_diags.extend(diags)
-        sources.update(_sources_of(path, diags))
-        if report.space is not None and report.ok:
-            s = report.space
-            n_edges = len(s.block.edges) if s.block else 0
-            n_cands = sum(len(o.candidates) for o in s.opsets)
-            summaries.append(
-                f"{path}: ok: space `{s.name}`, {n_edges} searched edges, {len(s.opsets)} op sets, "
-                f"{n_cands} candidates, {len(s.genotypes)} genotypes; {report.proved} conditions "
-                f"proved, {report.evaluated} verified at {report.points} points"
-                + (f", {report.unproved} unproved" if report.unproved else "")
-            )
+        result = _check_cached(path, overrides)
+        all_diags.extend(result.diagnostics)
+        sources.update(_sources_of(path, result.diagnostics))
+        if result.summary:
+            summaries.append(result.summary)
     colour = sys.stdout.isatty() if color is None else color
     if fmt == "json":
         click.echo(render_json(all_diags, [str(f) for f in files]), nl=False)
@@ -96,6 +86,34 @@ def check(files: tuple[Path, ...], fmt: str, sets: tuple[str, ...], color: bool 
     ):
         sys.exit(EXIT_USAGE)
     sys.exit(EXIT_ERRORS if any(d.is_error for d in all_diags) else EXIT_OK)
+
+
+def _check_cached(path: Path, overrides: dict):
+    """One file's diagnostics and summary, from the check cache when nothing changed."""
+    from sedsl.check import cache
+
+    cached = cache.load(path, str(path), overrides)
+    if cached is not None:
+        return cached
+    from sedsl.check.checker import check_file
+
+    report = check_file(path, overrides, display=str(path))
+    summary = None
+    if report.space is not None and report.ok:
+        s = report.space
+        n_edges = len(s.block.edges) if s.block else 0
+        n_cands = sum(len(o.candidates) for o in s.opsets)
+        summary = (
+            f"{path}: ok: space `{s.name}`, {n_edges} searched edges, {len(s.opsets)} op sets, "
+            f"{n_cands} candidates, {len(s.genotypes)} genotypes; {report.proved} conditions "
+            f"proved, {report.evaluated} verified at {report.points} points"
+            + (f", {report.unproved} unproved" if report.unproved else "")
+        )
+    files = tuple((str(f), cache.file_digest(f)) for f in report.files)
+    result = cache.CachedCheck(tuple(report.diagnostics.sorted()), summary, files)
+    if all(digest is not None for _, digest in files) and report.files:
+        cache.store(path, str(path), overrides, result)
+    return result
 
 
 def _sources_of(path: Path, diags) -> dict[str, str]:

@@ -3,7 +3,7 @@ every declared instantiation point where it must, and says what it could not pro
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -32,6 +32,7 @@ class CheckReport:
     evaluated: int = 0  # conditions verified at every declared point
     unproved: int = 0  # conditions that no point could decide
     points: int = 0
+    files: tuple[Path, ...] = ()  # every source file read, imports included
 
     @property
     def ok(self) -> bool:
@@ -42,10 +43,11 @@ def check_file(
     path: Path, overrides: dict[str, int | float] | None = None, display: str | None = None
 ) -> CheckReport:
     diagnostics = Diagnostics()
-    space = resolve_file(path, diagnostics, overrides, display)
+    read: list[Path] = []
+    space = resolve_file(path, diagnostics, overrides, display, read)
     if space is None:
-        return CheckReport(None, diagnostics)
-    return check_space(space, diagnostics)
+        return CheckReport(None, diagnostics, files=tuple(read))
+    return replace(check_space(space, diagnostics), files=tuple(read))
 
 
 def environments(space: ir.SpaceIR) -> list[tuple[str, dict[str, int | float]]]:
@@ -62,7 +64,7 @@ def check_space(space: ir.SpaceIR, diagnostics: Diagnostics) -> CheckReport:
     envs = environments(space)
     requires = {(r.lhs - r.rhs, r.op) for r in space.requirements}
     proved = evaluated = unproved = 0
-    for ob, code, span in space.obligations:
+    for ob, code, span in dict.fromkeys(space.obligations):  # unique, in order
         verdict = _decide(ob, requires)
         if verdict is True:
             proved += 1

@@ -291,7 +291,7 @@ def _decl_item(decl: ast.Decl) -> _Item:
 def _folded_docs(module: ast.Module) -> set[int]:
     """Offsets of the `##` comments the parser folded into a declaration's doc.
 
-    Mirrors parser._attach_docs: the run of `##` lines directly above the declaration."""
+    Mirrors grammar._attach_docs: the run of `##` lines directly above the declaration."""
     by_line = {c.span.line: c for c in module.comments if c.text.startswith("##")}
     folded: set[int] = set()
     for decl in module.decls:

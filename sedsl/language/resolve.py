@@ -83,9 +83,16 @@ def resolve_file(
     diagnostics: Diagnostics,
     overrides: dict[str, int | float] | None = None,
     display: str | None = None,
+    read: list[Path] | None = None,
 ) -> ir.SpaceIR | None:
-    """Parse `path` and its imports and resolve them; None when nothing could be parsed."""
-    return Resolver(diagnostics, overrides or {}).run(path, display)
+    """Parse `path` and its imports and resolve them; None when nothing could be parsed.
+    Every file read is appended to `read` (for the check cache)."""
+    resolver = Resolver(diagnostics, overrides or {})
+    try:
+        return resolver.run(path, display)
+    finally:
+        if read is not None:
+            read.extend(resolver.read)
 
 
 class Resolver:
@@ -100,6 +107,7 @@ class Resolver:
         self.op_obligations: dict[str, list[tuple[Obligation, str, Span]]] = {}
         self.used: set[str] = set()
         self.candidate_obligations: dict[tuple[str, str], list] = {}
+        self.read: list[Path] = []
 
     # ---- files and imports ----------------------------------------------------------
     def run(self, path: Path, display: str | None) -> ir.SpaceIR | None:
@@ -163,6 +171,7 @@ class Resolver:
         )
 
     def _load(self, path: Path, display: str, stack: tuple[Path, ...]) -> ast.Module | None:
+        self.read.append(path)
         module = parse_file(path, self.diag, display)
         if not module.decls and self.diag.has_errors:
             return None if not stack else module

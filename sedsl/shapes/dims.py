@@ -148,16 +148,20 @@ class Dim:
 
     def evaluate(self, env: dict[str, Number]) -> Fraction:
         """The value under `env`; raises KeyError for an unbound symbol."""
-        total = Fraction(0)
+        total: int | Fraction = 0
         for mono, coeff in self.terms:
-            term = coeff
+            # plain ints while exact: Fraction arithmetic dominates checking time otherwise
+            term: int | Fraction = coeff.numerator if coeff.denominator == 1 else coeff
             for atom, power in mono:
-                base = Fraction(env[atom]) if isinstance(atom, str) else atom.evaluate(env)
-                if power < 0 and base == 0:
+                base = env[atom] if isinstance(atom, str) else atom.evaluate(env)
+                if power > 0:
+                    term = term * base**power
+                elif base == 0:
                     raise ZeroDivisionError(str(self))
-                term *= base**power
+                else:
+                    term = Fraction(term) / Fraction(base) ** -power
             total += term
-        return total
+        return Fraction(total)
 
     def subs(self, mapping: dict[str, Dim]) -> Dim:
         """Replace symbols by dims (instantiating an op's signature at a call site)."""

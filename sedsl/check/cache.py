@@ -1,0 +1,88 @@
+"""A cache of check results, as ruff and mypy keep one: a file whose bytes, imports, the
+parameter overrides and sedsl's own sources are unchanged gets its diagnostics back
+without parsing or resolving. Entries record every file they read, with its digest, so an
+edit to an imported library invalidates them. Off with SEDSL_NO_CACHE=1."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import tempfile
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from sedsl import ROOT, __version__
+from sedsl.check.diagnostics import Diagnostic
+
+
+@dataclass(frozen=True)
+class CachedCheck:
+    diagnostics: tuple[Diagnostic, ...]
+    summary: str | None  # the "ok: ..." line, when the space is clean
+    files: tuple[tuple[str, str], ...]  # (path, sha256) of every source read
+
+
+def _directory() -> Path | None:
+    if os.environ.get("SEDSL_NO_CACHE"):
+        return None
+    root = os.environ.get("SEDSL_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
+        "sedsl",
+    )
+    return Path(root) / "check"
+
+
+@lru_cache(maxsize=1)
+def _toolchain_digest() -> str:
+    """sedsl's own sources and grammar: a change to the checker invalidates every entry."""
+    digest = hashlib.sha256(__version__.encode())
+    for path in sorted((ROOT / "sedsl").rglob("*.py")) + [ROOT / "grammars" / "space.lark"]:
+        if "search" in path.parts or "codegen" in path.parts:
+            continue
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def file_digest(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def _key(path: Path, display: str, overrides: dict) -> str:
+    digest = hashlib.sha256(_toolchain_digest().encode())
+    digest.update(f"{display}\0{path.resolve()}\0{sorted(overrides.items())!r}".encode())
+    return digest.hexdigest()
+
+
+def load(path: Path, display: str, overrides: dict) -> CachedCheck | None:
+    directory = _directory()
+    if directory is None:
+        return None
+    try:
+        with open(directory / _key(path, display, overrides), "rb") as handle:
+            entry = pickle.load(handle)
+    except Exception:  # missing, stale format or corrupt: a miss
+        return None
+    if not isinstance(entry, CachedCheck):
+        return None
+    if any(file_digest(Path(f)) != d for f, d in entry.files):
+        return None
+    return entry
+
+
+def store(path: Path, display: str, overrides: dict, entry: CachedCheck) -> None:
+    directory = _directory()
+    if directory is None:
+        return
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
+        with os.fdopen(fd, "wb") as handle:
+            pickle.dump(entry, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, directory / _key(path, display, overrides))
+    except OSError:
+        pass
