@@ -245,6 +245,49 @@ def _atomic_write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+# ---- cost -------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("space_dir", type=click.Path(path_type=Path))
+@click.option(
+    "--genotype",
+    required=True,
+    help="a genotype declared in the space, or a genotype.json from a search.",
+)
+@click.option(
+    "--backbone",
+    required=True,
+    help="resnet20 | resnet32 | resnet56 | resnet18 | resnet50 | resnet101 | regnety800mf",
+)
+@click.option(
+    "--input-size",
+    type=int,
+    default=None,
+    help="square input side (default: 32 for CIFAR ResNets, else 224).",
+)
+@click.option(
+    "--num-classes",
+    type=int,
+    default=None,
+    help="classifier width (default: 10 for CIFAR ResNets, else 1000).",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+def cost(space_dir, genotype, backbone, input_size, num_classes, fmt) -> None:
+    """Parameters, MACs and minimum pipeline buffer of a genotype in a backbone."""
+    from sedsl.cost.report import CostError, render_json, render_text
+    from sedsl.cost.report import cost as measure
+
+    try:
+        report = measure(space_dir, genotype, backbone, input_size, num_classes)
+    except CostError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    click.echo(render_json(report) if fmt == "json" else render_text(report), nl=False)
+
+
 # ---- search, train, export ----------------------------------------------------------
 
 _SEARCH_FLAGS = [

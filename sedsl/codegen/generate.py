@@ -21,6 +21,7 @@ from pathlib import Path
 import jinja2
 
 from sedsl import ROOT, TEMPLATES_DIR
+from sedsl.codegen.buffer import edge_buffers, fixed_buffer
 from sedsl.codegen.emit import (
     ClassSpec,
     Emitter,
@@ -269,9 +270,14 @@ def manifest(space: ir.SpaceIR) -> str:
                 "opset": e.opset,
                 "input": [str(d) for d in e.input],
                 "candidates": [c.label for c in opsets[e.opset].candidates],
+                # minimum pipeline buffer per candidate (TSE section 3.2), in elements per
+                # sample, over the block's input symbols; `sedsl cost` evaluates these
+                "buffer": edge_buffers(space, e),
             }
             for e in space.block.edges
         ],
+        # the block's buffer: the max of this (its fixed part) and each edge's choice
+        "buffer": {"fixed": fixed_buffer(space), "combine": "max"},
         "genotypes": {g.name: dict(g.choices) for g in space.genotypes},
         "points": {ps.name: [dict(p) for p in ps.points] for ps in space.point_sets},
         "recipe": dict(space.recipe),
