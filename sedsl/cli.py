@@ -112,7 +112,7 @@ def _check_cached(path: Path, overrides: dict):
     files = tuple((str(f), cache.file_digest(f)) for f in report.files)
     result = cache.CachedCheck(tuple(report.diagnostics.sorted()), summary, files)
     if all(digest is not None for _, digest in files) and report.files:
-        cache.store(path, str(path), overrides, result)
+        cache.save(path, str(path), overrides, result)
     return result
 
 
@@ -302,12 +302,15 @@ _SEARCH_FLAGS = [
     ("--eval-batches", int, "batches of the architecture half scored per epoch"),
     ("--seed", int, "random seed"),
     ("--device", str, "auto | cpu | cuda"),
+    ("--cost", click.Choice(["buffer", "macs", "params"]), "cost-aware search: the cost priced"),
+    ("--cost-weight", float, "weight of E[cost] / max cost in the architecture loss"),
 ]
 
 
-def _search_options(command):
+def _search_options(command, skip: tuple[str, ...] = ()):
     for flag, type_, help_ in reversed(_SEARCH_FLAGS):
-        command = click.option(flag, type=type_, default=None, help=help_)(command)
+        if flag not in skip:
+            command = click.option(flag, type=type_, default=None, help=help_)(command)
     return command
 
 
@@ -374,6 +377,93 @@ def search(
         )
     )
     click.echo(f"genotype: {run_dir / 'genotype.json'}")
+
+
+@main.command()
+@click.argument("space_dir", type=click.Path(path_type=Path))
+@click.option(
+    "--cost-weight",
+    "weights",
+    required=True,
+    help="comma-separated cost weights, one search each, e.g. 0,1e-3,1e-2.",
+)
+@click.option(
+    "--cost-backbone",
+    default="resnet20",
+    show_default=True,
+    help="backbone (at its standard input) in which sweep.csv prices each chosen genotype.",
+)
+@click.option(
+    "--train-epochs",
+    type=int,
+    default=0,
+    show_default=True,
+    help="train each chosen genotype from scratch this long; 0: plot the search's accuracy.",
+)
+@click.option("--dataset", default=None, help="as for `sedsl search`.")
+@click.option("--data-dir", default=None, help="where datasets live (default: data/).")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="sweep directory.")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="TOML or YAML file of search settings (flags override it).",
+)
+@click.option("--resume", is_flag=True, help="keep finished runs, continue interrupted ones.")
+@click.option("--quiet", "-q", is_flag=True, help="no progress output.")
+@click.option("--nproc", type=int, default=1, show_default=True, help="processes per search.")
+@lambda command: _search_options(command, skip=("--cost-weight",))
+def sweep(
+    space_dir,
+    weights,
+    cost_backbone,
+    train_epochs,
+    dataset,
+    data_dir,
+    out,
+    config_file,
+    resume,
+    quiet,
+    nproc,
+    **flags,
+) -> None:
+    """One cost-aware search per weight; writes sweep.csv and sweep.png (accuracy vs cost)."""
+    from sedsl.search.sweep import SWEEP_CSV, SWEEP_PNG, run_sweep
+
+    cost_kind = flags.pop("cost") or "buffer"
+    overrides = {k: v for k, v in flags.items() if v is not None}
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir
+    rows = _run_guarded(
+        lambda: run_sweep(
+            space_dir,
+            weights,
+            cost=cost_kind,
+            out=out,
+            dataset=dataset,
+            overrides=overrides,
+            config_file=config_file,
+            cost_backbone=cost_backbone,
+            train_epochs=train_epochs,
+            resume=resume,
+            quiet=quiet,
+            nproc=nproc,
+        )
+    )
+    for row in rows:
+        acc = row.search_val_acc if row.test_acc is None else row.test_acc
+        click.echo(
+            f"weight {row.weight:<8g} {row.genotype:<30} acc {acc:.3f}  "
+            f"{cost_kind} in {row.backbone}: {_cost_text(row, cost_kind)}"
+        )
+    click.echo(f"wrote {out / SWEEP_CSV} and {out / SWEEP_PNG}")
+
+
+def _cost_text(row, kind: str) -> str:
+    if kind == "buffer":
+        return f"{row.buffer_elements:,} elements ({row.buffer_2_20:.2f} x 2^20)"
+    return f"{getattr(row, kind):,}"
 
 
 @main.command()

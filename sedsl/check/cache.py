@@ -6,14 +6,11 @@ edit to an imported library invalidates them. Off with SEDSL_NO_CACHE=1."""
 from __future__ import annotations
 
 import hashlib
-import os
-import pickle
-import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from sedsl import ROOT, __version__
+from sedsl import ROOT, __version__, store
 from sedsl.check.diagnostics import Diagnostic
 
 
@@ -22,16 +19,6 @@ class CachedCheck:
     diagnostics: tuple[Diagnostic, ...]
     summary: str | None  # the "ok: ..." line, when the space is clean
     files: tuple[tuple[str, str], ...]  # (path, sha256) of every source read
-
-
-def _directory() -> Path | None:
-    if os.environ.get("SEDSL_NO_CACHE"):
-        return None
-    root = os.environ.get("SEDSL_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
-        "sedsl",
-    )
-    return Path(root) / "check"
 
 
 @lru_cache(maxsize=1)
@@ -59,30 +46,11 @@ def _key(path: Path, display: str, overrides: dict) -> str:
 
 
 def load(path: Path, display: str, overrides: dict) -> CachedCheck | None:
-    directory = _directory()
-    if directory is None:
-        return None
-    try:
-        with open(directory / _key(path, display, overrides), "rb") as handle:
-            entry = pickle.load(handle)
-    except Exception:  # missing, stale format or corrupt: a miss
-        return None
-    if not isinstance(entry, CachedCheck):
-        return None
-    if any(file_digest(Path(f)) != d for f, d in entry.files):
+    entry = store.load("check", _key(path, display, overrides), CachedCheck)
+    if entry is None or any(file_digest(Path(f)) != d for f, d in entry.files):
         return None
     return entry
 
 
-def store(path: Path, display: str, overrides: dict, entry: CachedCheck) -> None:
-    directory = _directory()
-    if directory is None:
-        return
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
-        with os.fdopen(fd, "wb") as handle:
-            pickle.dump(entry, handle, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, directory / _key(path, display, overrides))
-    except OSError:
-        pass
+def save(path: Path, display: str, overrides: dict, entry: CachedCheck) -> None:
+    store.store("check", _key(path, display, overrides), entry)

@@ -63,13 +63,7 @@ def _op_buffer(
     mapping: dict[str, Dim] = {}
     for (_, declared), actual in zip(op.graph.inputs, arg_shapes, strict=False):
         mapping.update(_bind(declared, actual))
-    given = dict(call_params)
-    for p in op.params:
-        value = given.get(p.name, p.default)
-        if isinstance(value, Dim):
-            mapping[p.name] = value
-        elif isinstance(value, int) and not isinstance(value, bool):
-            mapping[p.name] = Dim.const(value)
+    mapping.update(op.param_dims(dict(call_params)))
     return _graph_buffer(space, op.graph, mapping)
 
 

@@ -890,12 +890,7 @@ class GraphBuilder:
             self.match_shape(
                 arg.shape, expected, span, "E023", f"argument `{pname}` of op `{name}`"
             )
-        for p in op.params:
-            value = given.get(p.name, p.default)
-            if isinstance(value, Dim):
-                mapping[p.name] = value
-            elif isinstance(value, int) and not isinstance(value, bool):
-                mapping[p.name] = Dim.const(value)
+        mapping.update(op.param_dims(given))
         for ob, code, _ in self.res.op_obligations.get(name, []):
             inst = Obligation(
                 ob.lhs.subs(mapping), ob.op, ob.rhs.subs(mapping), f"{ob.reason} (in op `{name}`)"

@@ -139,6 +139,18 @@ class OpIR:
     result: Shape
     span: Span
 
+    def param_dims(self, given: dict[str, ParamValue]) -> dict[str, Dim]:
+        """The int parameters as dims, from a call's values or the defaults, for
+        instantiating the op's shapes and obligations at that call."""
+        mapping: dict[str, Dim] = {}
+        for p in self.params:
+            value = given.get(p.name, p.default)
+            if isinstance(value, Dim):
+                mapping[p.name] = value
+            elif isinstance(value, int) and not isinstance(value, bool):
+                mapping[p.name] = Dim.const(value)
+        return mapping
+
 
 @dataclass(frozen=True)
 class CandidateIR:

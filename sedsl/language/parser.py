@@ -8,12 +8,9 @@ turns the cache off; `SEDSL_CACHE_DIR` moves it. Every failure becomes a Diagnos
 from __future__ import annotations
 
 import hashlib
-import os
-import pickle
-import tempfile
 from pathlib import Path
 
-from sedsl import GRAMMAR_PATH, __version__
+from sedsl import GRAMMAR_PATH, __version__, store
 from sedsl.check.diagnostics import Diagnostics
 from sedsl.language import ast
 from sedsl.language.span import Span
@@ -71,16 +68,6 @@ def parse_text(text: str, file: str, diagnostics: Diagnostics) -> ast.Module:
 # ---- the cache ----------------------------------------------------------------------
 
 
-def _cache_dir() -> Path | None:
-    if os.environ.get("SEDSL_NO_CACHE"):
-        return None
-    root = os.environ.get("SEDSL_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
-        "sedsl",
-    )
-    return Path(root) / "ast"
-
-
 def _grammar_digest() -> bytes:
     return hashlib.sha256(GRAMMAR_PATH.read_bytes()).digest()
 
@@ -95,26 +82,8 @@ def _cache_key(text: str, file: str) -> str:
 
 
 def _load(key: str) -> ast.Module | None:
-    directory = _cache_dir()
-    if directory is None:
-        return None
-    try:
-        with open(directory / key, "rb") as handle:
-            module = pickle.load(handle)
-    except Exception:  # a missing, stale or corrupt entry is just a miss
-        return None
-    return module if isinstance(module, ast.Module) else None
+    return store.load("ast", key, ast.Module)
 
 
 def _store(key: str, module: ast.Module) -> None:
-    directory = _cache_dir()
-    if directory is None:
-        return
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
-        with os.fdopen(fd, "wb") as handle:
-            pickle.dump(module, handle, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, directory / key)
-    except OSError:
-        pass  # a read-only home directory only costs speed
+    store.store("ast", key, module)
