@@ -84,8 +84,11 @@ class CovariancePool(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         b, c, h, w = x.shape
-        z = nn.functional.adaptive_avg_pool1d(x.flatten(2).transpose(1, 2), self.reduced)
-        z = z.transpose(1, 2)  # [B, c, HW]
+        if c % self.reduced == 0:  # equal groups: the adaptive pooling is a mean per group
+            z = x.reshape(b, self.reduced, c // self.reduced, h * w).mean(dim=2)
+        else:
+            z = nn.functional.adaptive_avg_pool1d(x.flatten(2).transpose(1, 2), self.reduced)
+            z = z.transpose(1, 2)  # [B, c, HW]
         z = z - z.mean(dim=2, keepdim=True)
         cov = (z @ z.transpose(1, 2) / (self.reduced - 1)).unsqueeze(-1)  # [B, c, c, 1]
         rows = torch.relu(self.row_conv(self.norm(cov)))  # [B, c, 1, 1]
@@ -107,9 +110,10 @@ class SpatialCovariancePool(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         b, c, h, w = x.shape
-        z = nn.functional.adaptive_avg_pool2d(x, self.grid).flatten(2).transpose(1, 2)
-        z = z - z.mean(dim=2, keepdim=True)  # [B, n, C], centred over channels
-        cov = (z @ z.transpose(1, 2) / (z.shape[1] - 1)).unsqueeze(-1)
+        z = nn.functional.adaptive_avg_pool2d(x, self.grid).flatten(2)  # [B, C, n]
+        z = z - z.mean(dim=1, keepdim=True)  # centred over channels
+        # the covariance of positions, z^T z, without materialising the transpose
+        cov = (z.transpose(1, 2) @ z / (z.shape[2] - 1)).unsqueeze(-1)
         rows = self.expand(torch.relu(self.row_conv(self.norm(cov))))  # [B, n, 1, 1]
         grid = rows.reshape(b, 1, self.grid, self.grid)
         return nn.functional.interpolate(grid, size=(h, w), mode="nearest")
@@ -130,6 +134,15 @@ class NormL2Pool(nn.Module):
             self.norm = nn.LayerNorm((height, width))
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.dims == (2, 3):
+            # IN's output is g * (x - m) / sqrt(v + eps) + b with mean 0 over H, W, so its
+            # squared norm there is n * (g^2 v / (v + eps) + b^2), v the biased variance:
+            # the same value without materialising the normalised map.
+            n = x.shape[2] * x.shape[3]
+            var = x.var(dim=(2, 3), unbiased=False, keepdim=True)
+            weight = self.norm.weight.reshape(1, -1, 1, 1)
+            bias = self.norm.bias.reshape(1, -1, 1, 1)
+            return (n * (weight * weight * var / (var + self.norm.eps) + bias * bias)).sqrt()
         return self.norm(x).pow(2).sum(dim=self.dims, keepdim=True).sqrt()
 
 

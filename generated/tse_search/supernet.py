@@ -90,7 +90,7 @@ class MixedOp(nn.Module):
     def forward(self, x: Tensor, weights: Tensor) -> Tensor:
         out = weights[0] * self.candidates[0](x)
         for weight, candidate in zip(weights[1:], self.candidates[1:], strict=True):
-            out = out + weight * candidate(x)
+            out = torch.addcmul(out, weight, candidate(x))  # out + weight * candidate(x), fused
         return out
 
 
