@@ -15,8 +15,10 @@ from torch import Tensor, nn
 
 def lp_pool(x: Tensor, dims: tuple[int, ...], p: float) -> Tensor:
     """L_p pooling, (sum x^p)^(1/p) over `dims` (SASE, eq. in "Lp-pooling"): a sum, not a
-    mean, no eps and no abs, as the paper and its code define it."""
-    return x.pow(p).sum(dim=dims, keepdim=True).pow(1.0 / p)
+    mean, no eps and no abs, as the paper and its code define it. p = 4, the paper's
+    choice, squares twice instead of calling the slower general pow."""
+    powered = x.square().square() if p == 4 else x.pow(p)
+    return powered.sum(dim=dims, keepdim=True).pow(1.0 / p)
 
 
 class Mix(nn.Module):
