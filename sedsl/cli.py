@@ -462,7 +462,7 @@ def sweep(
 
 def _cost_text(row, kind: str) -> str:
     if kind == "buffer":
-        return f"{row.buffer_elements:,} elements ({row.buffer_2_20:.2f} x 2^20)"
+        return f"{row.buffer_elements:,} elements ({row.buffer_2_20:.4f} x 2^20)"
     return f"{getattr(row, kind):,}"
 
 

@@ -94,18 +94,24 @@ def render_space(space: ir.SpaceIR) -> dict[str, str]:
     supernet_block = _block_spec(emitter, space, block_names, edge_weights=True)
     fixed_block = _block_spec(emitter, space, block_names, edge_weights=False)
     all_specs = {**op_specs, **prim_specs}
+    # runtime helpers the supernet block calls itself (e.g. tile_broadcast outside an edge):
+    # ops.py defines them and supernet.py imports them from there
+    block_helpers = supernet_block.helpers & set(_runtime_helpers())
     ops_classes = _ordered(all_specs, set(all_specs))
     # fixed.py builds any genotype (a search's result too), so it carries every candidate
     fixed_classes = ops_classes
     files = {
         "__init__.py": _render("__init__.py.j2", space=space),
         "ops.py": _render(
-            "ops.py.j2", space=space, classes=ops_classes, helpers=_helpers(ops_classes)
+            "ops.py.j2",
+            space=space,
+            classes=ops_classes,
+            helpers=_helpers(ops_classes + [supernet_block]),
         ),
         "supernet.py": _render(
             "supernet.py.j2",
             space=space,
-            imports=sorted(all_specs),
+            imports=sorted(set(all_specs) | block_helpers),
             edges=edges,
             block=supernet_block,
         ),

@@ -72,6 +72,7 @@ class Architect:
         hvp: HvpMethod = "finite",
         fd_eps: float = 0.01,
         reduce: Reduce = no_reduce,
+        arch_penalty: Callable[[], Tensor] | None = None,
     ) -> None:
         if order not in (1, 2):
             raise SearchError(f"order must be 1 or 2, got {order!r}")
@@ -88,6 +89,9 @@ class Architect:
         self.hvp = hvp
         self.fd_eps = fd_eps
         self.reduce = reduce
+        # a term of the architecture loss that depends on the alphas only (cost-aware search):
+        # its gradient adds to the first- or second-order one, identical on every rank
+        self.arch_penalty = arch_penalty
         self._parameters = dict(model.named_parameters())
         self._graph_checked = False  # the network does not change, so one inspection suffices
 
@@ -99,6 +103,11 @@ class Architect:
             grads, result = self.first_order_gradient(val)
         else:
             grads, result = self.second_order_gradient(train, val)
+        if self.arch_penalty is not None:
+            extra = torch.autograd.grad(
+                self.arch_penalty(), list(self.arch().values()), allow_unused=True
+            )
+            grads = [g if e is None else g + e for g, e in zip(grads, extra, strict=True)]
         self.arch_optimizer.zero_grad(set_to_none=True)
         for name, grad in zip(self.arch_names, grads, strict=True):
             self._parameters[name].grad = grad

@@ -25,6 +25,8 @@ from torch import Tensor
 from . import checkpoint as ckpt
 from . import outputs
 from .architect import Architect
+from .backbones import insertion_points
+from .cost import CostModel, build_cost_model
 from .data import BatchStream, ImageData, eval_batches, load_dataset, split_halves
 from .distributed import DistContext, use_global_batchnorm
 from .errors import SearchError
@@ -91,6 +93,10 @@ class Search:
         )
         self.arch_half = arch_half
         self.network = self._build_network()
+        self.cost_model: CostModel | None = None
+        if config.cost is not None:  # priced at this network's insertion points
+            points = insertion_points(config.backbone, self.data.image_size, width=config.width)
+            self.cost_model = build_cost_model(space, config.cost, points)
         self.weight_stream = self._stream(weight_half, offset=1)
         self.arch_stream = self._stream(arch_half, offset=2)
         self.weight_optimizer = torch.optim.SGD(
@@ -118,6 +124,7 @@ class Search:
             hvp=config.hvp,  # type: ignore[arg-type]
             fd_eps=config.fd_eps,
             reduce=self.context.all_reduce_mean,
+            arch_penalty=self._cost_penalty if config.cost_weight > 0 else None,
         )
         self.epoch = 0  # completed epochs
         self.step = 0  # completed weight steps
@@ -141,6 +148,13 @@ class Search:
         # Same seed, same initialisation; the broadcast makes that a guarantee, not a hope.
         self.context.broadcast_([*network.parameters(), *network.buffers()])
         return network
+
+    def _cost_penalty(self) -> Tensor:
+        """cost_weight * E[cost] / (cost of the most expensive choice): unitless."""
+        assert self.cost_model is not None
+        scale = self.cost_model.maximum or 1.0
+        expected = self.cost_model.expected(self.network.alphas.weights())
+        return expected * (self.config.cost_weight / scale)
 
     def _stream(self, indices: Tensor, offset: int) -> BatchStream:
         return BatchStream(
@@ -352,10 +366,34 @@ class Search:
             "epochs_completed": self.epoch,
             "epochs": self.config.epochs,
             "complete": self.epoch >= self.config.epochs,
+            "cost": self._cost_record(),
+        }
+
+    def _cost_record(self) -> dict[str, Any] | None:
+        if self.cost_model is None:
+            return None
+        return {
+            **self.cost_model.summary(self.config.cost_weight),
+            "backbone": self.config.backbone,
+            "width": self.config.width,
+            "input_size": list(self.data.image_size),
+            **self._cost_columns(),
+        }
+
+    def _cost_columns(self) -> dict[str, float]:
+        """Expected cost under the alphas' softmax and the chosen architecture's cost."""
+        if self.cost_model is None:
+            return {}
+        with torch.no_grad():
+            expected = float(self.cost_model.expected(self.network.alphas.weights()))
+        return {
+            "cost_expected": expected,
+            "cost_chosen": self.cost_model.chosen(self.network.genotype()),
         }
 
     def _record(self, metrics: EpochMetrics, writer: Any) -> None:
         row = {name: getattr(metrics, name) for name in outputs.METRIC_COLUMNS}
+        row.update(self._cost_columns())
         self.history.append(row)
         self.alpha_history.append({"epoch": metrics.epoch, "weights": self.network.snapshot()})
         if writer is not None:
@@ -410,11 +448,13 @@ def check_resumable(state: dict[str, Any], space: LoadedSpace, config: SearchCon
             f"(source {state['source_sha256'][:12]}), not of {space.name!r} "
             f"(source {space.source_sha256[:12]}); not resuming"
         )
-    now = config_to_dict(config)
+    now, defaults = config_to_dict(config), config_to_dict(SearchConfig())
+    # an option a checkpoint does not record is one added since: it had its default then
+    before = {key: state["config"].get(key, defaults[key]) for key in now}
     changed = [
-        f"{key}: {state['config'].get(key)!r} -> {now[key]!r}"
+        f"{key}: {before[key]!r} -> {now[key]!r}"
         for key in now
-        if key not in RESUMABLE_CHANGES and state["config"].get(key) != now[key]
+        if key not in RESUMABLE_CHANGES and before[key] != now[key]
     ]
     if changed:
         raise SearchError(

@@ -44,7 +44,9 @@ def write_json(path: Path, value: Any) -> None:
 
 def write_metrics(run_dir: Path, rows: Sequence[Mapping[str, float]]) -> None:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=METRIC_COLUMNS, lineterminator="\n")
+    extra = [name for name in (rows[0] if rows else {}) if name not in METRIC_COLUMNS]
+    columns = [*METRIC_COLUMNS, *extra]  # cost-aware runs add cost_expected, cost_chosen
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     write_text_atomic(run_dir / METRICS, buffer.getvalue())

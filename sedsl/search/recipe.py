@@ -55,6 +55,10 @@ class SearchConfig:
     device: str = "auto"  # "auto": cuda when available, else cpu
     eval_batches: int | None = None  # batches of the arch half scored per epoch; None: all
     tensorboard: bool = False
+    # cost-aware search (sedsl/search/cost.py): adds cost_weight * E[cost] / max cost to the
+    # architecture loss; cost is "buffer", "macs", "params" or None (off)
+    cost: str | None = None
+    cost_weight: float = 0.0
 
 
 # DARTS (Liu et al. 2019, CIFAR-10 search): the fallback and the source of the alpha optimiser
@@ -181,6 +185,12 @@ def validate(config: SearchConfig) -> None:
         raise SearchError(f"lr_min {config.lr_min} exceeds lr {config.lr}")
     if config.alpha_init_std < 0 or config.weight_decay < 0 or config.arch_weight_decay < 0:
         raise SearchError("alpha_init_std and the weight decays must not be negative")
+    if config.cost not in (None, "buffer", "macs", "params"):
+        raise SearchError(f"cost must be buffer, macs or params, got {config.cost!r}")
+    if not config.cost_weight >= 0:  # also refuses nan
+        raise SearchError(f"cost_weight must not be negative, got {config.cost_weight}")
+    if config.cost_weight and config.cost is None:
+        raise SearchError("cost_weight needs a cost kind: --cost buffer|macs|params")
     if config.device not in ("auto", "cpu") and not config.device.startswith("cuda"):
         raise SearchError(f"device must be auto, cpu or cuda[:N], got {config.device!r}")
 

@@ -229,6 +229,8 @@ class Dim:
             return Dim.const(math.floor(self.value / other.value))
         if other.is_int(1):
             return self
+        if self == other:
+            return Dim.const(1)  # sizes are positive: W // W == 1
         quotient = self.exact_div(other)
         if other.is_const and _integral(quotient):
             return quotient  # e.g. (4*C) // 4 == C
@@ -240,6 +242,8 @@ class Dim:
             return Dim.const(math.ceil(self.value / other.value))
         if other.is_int(1):
             return self
+        if self == other:
+            return Dim.const(1)  # sizes are positive: ceil(W / W) == 1
         return Dim._atom(Opaque("ceildiv", (self, other)))
 
     def __mod__(self, other: Dim | int) -> Dim:
