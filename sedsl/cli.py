@@ -314,6 +314,29 @@ def _search_options(command, skip: tuple[str, ...] = ()):
     return command
 
 
+def _data_options(command):
+    """The options `search` and `sweep` share: data, a config file, quiet."""
+    options = [
+        click.option(
+            "--dataset",
+            default=None,
+            help="cifar10 | cifar100 | imagefolder:PATH | digits | synthetic",
+        ),
+        click.option("--data-dir", default=None, help="where datasets live (default: data/)."),
+        click.option(
+            "--config",
+            "config_file",
+            type=click.Path(path_type=Path),
+            default=None,
+            help="TOML or YAML file of search settings (flags override it).",
+        ),
+        click.option("--quiet", "-q", is_flag=True, help="no progress output."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 def _run_guarded(action):
     """User errors from search/train/export print one clear line and exit 2."""
     from sedsl.search.errors import SearchError
@@ -330,21 +353,10 @@ def _run_guarded(action):
 
 @main.command()
 @click.argument("space_dir", type=click.Path(path_type=Path))
-@click.option(
-    "--dataset", default=None, help="cifar10 | cifar100 | imagefolder:PATH | digits | synthetic"
-)
-@click.option("--data-dir", default=None, help="where datasets live (default: data/).")
+@_data_options
 @click.option("--download", is_flag=True, default=None, help="download CIFAR if missing.")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="run directory.")
-@click.option(
-    "--config",
-    "config_file",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="TOML or YAML file of settings (flags override it).",
-)
 @click.option("--resume", is_flag=True, help="continue the run in --out from its checkpoint.")
-@click.option("--quiet", "-q", is_flag=True, help="no progress output.")
 @click.option(
     "--nproc",
     type=int,
@@ -400,18 +412,9 @@ def search(
     show_default=True,
     help="train each chosen genotype from scratch this long; 0: plot the search's accuracy.",
 )
-@click.option("--dataset", default=None, help="as for `sedsl search`.")
-@click.option("--data-dir", default=None, help="where datasets live (default: data/).")
+@_data_options
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="sweep directory.")
-@click.option(
-    "--config",
-    "config_file",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="TOML or YAML file of search settings (flags override it).",
-)
 @click.option("--resume", is_flag=True, help="keep finished runs, continue interrupted ones.")
-@click.option("--quiet", "-q", is_flag=True, help="no progress output.")
 @click.option("--nproc", type=int, default=1, show_default=True, help="processes per search.")
 @lambda command: _search_options(command, skip=("--cost-weight",))
 def sweep(
