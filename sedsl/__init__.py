@@ -2,10 +2,12 @@
 
 from pathlib import Path
 
+from sedsl.resources import GRAMMAR_PATH, LIBRARY_DIR, TEMPLATES_DIR
+
 __version__ = "0.1.0"
 
-# grammars/ and templates/ live at the top of the repository (one source of truth each);
-# the package finds them from its own location, which an editable install preserves.
+# the folder that holds the package (the checkout, or site-packages in an installed wheel);
+# where the grammar, templates and shipped libraries are: sedsl.resources
 ROOT = Path(__file__).resolve().parent.parent
-GRAMMAR_PATH = ROOT / "grammars" / "space.lark"
-TEMPLATES_DIR = ROOT / "templates"
+
+__all__ = ["GRAMMAR_PATH", "LIBRARY_DIR", "ROOT", "TEMPLATES_DIR", "__version__"]

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from sedsl import ROOT, __version__, store
+from sedsl import GRAMMAR_PATH, ROOT, __version__, store
 from sedsl.check.diagnostics import Diagnostic
 
 
@@ -25,7 +25,7 @@ class CachedCheck:
 def _toolchain_digest() -> str:
     """sedsl's own sources and grammar: a change to the checker invalidates every entry."""
     digest = hashlib.sha256(__version__.encode())
-    for path in sorted((ROOT / "sedsl").rglob("*.py")) + [ROOT / "grammars" / "space.lark"]:
+    for path in sorted((ROOT / "sedsl").rglob("*.py")) + [GRAMMAR_PATH]:
         if "search" in path.parts or "codegen" in path.parts:
             continue
         digest.update(path.read_bytes())

@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import jinja2
 
-from sedsl import ROOT, TEMPLATES_DIR
+from sedsl import TEMPLATES_DIR
 from sedsl.codegen.buffer import edge_buffers, fixed_buffer
 from sedsl.codegen.emit import (
     ClassSpec,
@@ -228,9 +227,9 @@ def format_python(text: str, name: str) -> str:
         pyast.parse(text)
     except SyntaxError as exc:  # a generator bug, never user input
         raise GenerateError(f"internal error: generated {name} does not parse: {exc}") from exc
-    ruff = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
+    ruff = _ruff()
     result = subprocess.run(
-        [ruff, "format", "--config", str(ROOT / "pyproject.toml"), "--stdin-filename", name, "-"],
+        [ruff, "format", *RUFF_SETTINGS, "--stdin-filename", name, "-"],
         input=text,
         capture_output=True,
         text=True,
@@ -242,8 +241,7 @@ def format_python(text: str, name: str) -> str:
         [
             ruff,
             "check",
-            "--config",
-            str(ROOT / "pyproject.toml"),
+            *RUFF_SETTINGS,
             "--fix",
             "--select",
             "I,F401",
@@ -257,6 +255,28 @@ def format_python(text: str, name: str) -> str:
         check=False,
     )
     return fixed.stdout if fixed.stdout else result.stdout
+
+
+# the project's ruff settings (pyproject.toml), passed explicitly so that output is the same
+# from any folder, whatever ruff configuration the user's own project has
+RUFF_SETTINGS = ("--isolated", "--line-length", "100", "--target-version", "py310")
+
+
+@lru_cache(maxsize=1)
+def _ruff() -> str:
+    """The ruff binary (a dependency of sedsl): the one its Python package ships, else PATH."""
+    try:
+        from ruff.__main__ import find_ruff_bin
+
+        return os.fsdecode(find_ruff_bin())
+    except (ImportError, FileNotFoundError):
+        pass
+    found = shutil.which("ruff")
+    if found is None:
+        raise GenerateError(
+            "cannot format the generated code: ruff is not installed (pip install ruff)"
+        )
+    return found
 
 
 def manifest(space: ir.SpaceIR) -> str:

@@ -24,6 +24,7 @@ from sedsl.language.parser import parse_file
 from sedsl.language.span import Span
 from sedsl.ops.library import PRIMITIVES
 from sedsl.ops.primitive import Obligation
+from sedsl.resources import LIBRARY_SCHEME, library_names, library_path
 from sedsl.shapes.dims import Dim
 
 SCALAR_TYPES = ("int", "float", "bool", "str")
@@ -93,6 +94,14 @@ def resolve_file(
     finally:
         if read is not None:
             read.extend(resolver.read)
+
+
+def _display_path(path: Path) -> str:
+    """A shipped library as diagnostics name it: relative to the working folder when inside it."""
+    try:
+        return str(path.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 class Resolver:
@@ -191,7 +200,17 @@ class Resolver:
         return module
 
     def _import(self, decl: ast.Import, importer: Path, stack: tuple[Path, ...]) -> None:
-        target = (importer.parent / decl.path.value).resolve()
+        shipped = library_path(decl.path.value)
+        if shipped is not None and not shipped.is_file():
+            self.diag.error(
+                "E060",
+                f'sedsl ships no library "{decl.path.value}"',
+                decl.path.span,
+                help="shipped libraries: "
+                + ", ".join(f'"{LIBRARY_SCHEME}{n}"' for n in library_names()),
+            )
+            return
+        target = (shipped or importer.parent / decl.path.value).resolve()
         if target in stack:
             chain = " -> ".join(p.name for p in (*stack, target))
             self.diag.error(
@@ -207,13 +226,18 @@ class Resolver:
                 f'cannot find imported file "{decl.path.value}"',
                 decl.path.span,
                 notes=(f"looked for {target}",),
-                help="import paths are relative to the importing file",
+                help="import paths are relative to the importing file; "
+                f'shipped libraries are imported as "{LIBRARY_SCHEME}NAME"',
             )
             return
         if target in getattr(self, "_loaded", set()):
             return
         self._loaded = getattr(self, "_loaded", set()) | {target}
-        display = str(Path(decl.span.file).parent / decl.path.value)
+        display = (
+            _display_path(target)
+            if shipped is not None
+            else str(Path(decl.span.file).parent / decl.path.value)
+        )
         self._load(target, display, stack)
 
     def _declare(self, decl: ast.Param | ast.OpDef | ast.OpSet) -> None:
