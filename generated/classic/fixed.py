@@ -111,6 +111,17 @@ class Se(nn.Module):
         return x * torch.sigmoid(self.fc(x.mean(dim=(2, 3), keepdim=True)))
 
 
+def check_requirements(channels: int, height: int, width: int) -> None:
+    """Raise a ValueError quoting the first `require` clause of the space that fails at this
+    size, with the values that break it."""
+    if not (channels // 16 >= 1):
+        raise ValueError(
+            "requirement `C // reduction >= 1` fails "
+            f"(with C={channels}, reduction=16: "
+            f"C // reduction = {channels // 16})"
+        )
+
+
 # Constructors of every candidate of every searched edge, sized for that edge's input.
 CANDIDATE_FACTORIES: dict[str, dict[str, Callable[[int, int, int], nn.Module]]] = {
     "y": {
@@ -134,6 +145,7 @@ class ClassicBlock(nn.Module):
         for edge, label in genotype.items():
             if label not in CANDIDATE_FACTORIES.get(edge, {}):
                 raise ValueError(f"`{label}` is not a candidate of edge `{edge}`")
+        check_requirements(channels, height, width)
         self.y = CANDIDATE_FACTORIES["y"][genotype["y"]](channels, height, width)
 
     def forward(self, x: Tensor) -> Tensor:

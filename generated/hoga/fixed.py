@@ -113,6 +113,21 @@ class NormAttn(nn.Module):
         return x * torch.sigmoid(self.conv2d(x))
 
 
+def check_requirements(channels: int, height: int, width: int) -> None:
+    """Raise a ValueError quoting the first `require` clause of the space that fails at this
+    size, with the values that break it."""
+    if not (channels % 4 == 0):
+        raise ValueError(
+            f"requirement `C % K == 0` fails (with C={channels}, K=4: C % K = {channels % 4})"
+        )
+    if not ((channels // 4) // 4 >= 1):
+        raise ValueError(
+            "requirement `C // K // reduction >= 1` fails "
+            f"(with C={channels}, K=4, reduction=4: "
+            f"(C // K) // reduction = {(channels // 4) // 4})"
+        )
+
+
 # Constructors of every candidate of every searched edge, sized for that edge's input.
 CANDIDATE_FACTORIES: dict[str, dict[str, Callable[[int, int, int], nn.Module]]] = {
     "o_0_0": {
@@ -279,6 +294,7 @@ class HogaBlock(nn.Module):
         for edge, label in genotype.items():
             if label not in CANDIDATE_FACTORIES.get(edge, {}):
                 raise ValueError(f"`{label}` is not a candidate of edge `{edge}`")
+        check_requirements(channels, height, width)
         self.o_0_0 = CANDIDATE_FACTORIES["o_0_0"][genotype["o_0_0"]](channels // 4, height, width)
         self.o_1_1 = CANDIDATE_FACTORIES["o_1_1"][genotype["o_1_1"]](channels // 4, height, width)
         self.o_0_1 = CANDIDATE_FACTORIES["o_0_1"][genotype["o_0_1"]](channels // 4, height, width)

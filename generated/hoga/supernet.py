@@ -147,6 +147,22 @@ CANDIDATES: dict[str, tuple[str, ...]] = {
     ),
 }
 
+
+def check_requirements(channels: int, height: int, width: int) -> None:
+    """Raise a ValueError quoting the first `require` clause of the space that fails at this
+    size, with the values that break it."""
+    if not (channels % 4 == 0):
+        raise ValueError(
+            f"requirement `C % K == 0` fails (with C={channels}, K=4: C % K = {channels % 4})"
+        )
+    if not ((channels // 4) // 4 >= 1):
+        raise ValueError(
+            "requirement `C // K // reduction >= 1` fails "
+            f"(with C={channels}, K=4, reduction=4: "
+            f"(C // K) // reduction = {(channels // 4) // 4})"
+        )
+
+
 # Constructors of every candidate of every searched edge, sized for that edge's input.
 CANDIDATE_FACTORIES: dict[str, dict[str, Callable[[int, int, int], nn.Module]]] = {
     "o_0_0": {
@@ -346,6 +362,7 @@ class SupernetBlock(nn.Module):
         super().__init__()
         # held in a tuple so the shared alphas are not registered as this block's weights
         self._alphas = (alphas,)
+        check_requirements(channels, height, width)
         self.o_0_0 = MixedOp(
             [
                 factory(channels // 4, height, width)

@@ -105,6 +105,18 @@ CANDIDATES: dict[str, tuple[str, ...]] = {
     ),
 }
 
+
+def check_requirements(channels: int, height: int, width: int) -> None:
+    """Raise a ValueError quoting the first `require` clause of the space that fails at this
+    size, with the values that break it."""
+    if not (channels // 16 >= 1):
+        raise ValueError(
+            "requirement `C // reduction >= 1` fails "
+            f"(with C={channels}, reduction=16: "
+            f"C // reduction = {channels // 16})"
+        )
+
+
 # Constructors of every candidate of every searched edge, sized for that edge's input.
 CANDIDATE_FACTORIES: dict[str, dict[str, Callable[[int, int, int], nn.Module]]] = {
     "s_ch": {
@@ -208,6 +220,7 @@ class SupernetBlock(nn.Module):
         super().__init__()
         # held in a tuple so the shared alphas are not registered as this block's weights
         self._alphas = (alphas,)
+        check_requirements(channels, height, width)
         self.s_ch = MixedOp(
             [factory(channels, height, width) for factory in CANDIDATE_FACTORIES["s_ch"].values()]
         )

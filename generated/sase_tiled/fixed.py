@@ -327,6 +327,17 @@ class Tiled(nn.Module):
         )
 
 
+def check_requirements(channels: int, height: int, width: int) -> None:
+    """Raise a ValueError quoting the first `require` clause of the space that fails at this
+    size, with the values that break it."""
+    if not (channels // 16 >= 1):
+        raise ValueError(
+            "requirement `C // reduction >= 1` fails "
+            f"(with C={channels}, reduction=16: "
+            f"C // reduction = {channels // 16})"
+        )
+
+
 # Constructors of every candidate of every searched edge, sized for that edge's input.
 CANDIDATE_FACTORIES: dict[str, dict[str, Callable[[int, int, int], nn.Module]]] = {
     "s_ch": {
@@ -389,6 +400,7 @@ class SaseBlock(nn.Module):
         for edge, label in genotype.items():
             if label not in CANDIDATE_FACTORIES.get(edge, {}):
                 raise ValueError(f"`{label}` is not a candidate of edge `{edge}`")
+        check_requirements(channels, height, width)
         self.s_ch = CANDIDATE_FACTORIES["s_ch"][genotype["s_ch"]](channels, height, width)
         self.e_ch1 = CANDIDATE_FACTORIES["e_ch1"][genotype["e_ch1"]](channels, height, width)
         self.e_ch2 = CANDIDATE_FACTORIES["e_ch2"][genotype["e_ch2"]](channels, height, width)

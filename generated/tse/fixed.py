@@ -46,6 +46,17 @@ class Tse(nn.Module):
         return x * tile_broadcast(gate, self.th, self.tw, x.shape[-2], x.shape[-1])
 
 
+def check_requirements(channels: int, height: int, width: int) -> None:
+    """Raise a ValueError quoting the first `require` clause of the space that fails at this
+    size, with the values that break it."""
+    if not (channels // 4 >= 1):
+        raise ValueError(
+            "requirement `C // reduction >= 1` fails "
+            f"(with C={channels}, reduction=4: "
+            f"C // reduction = {channels // 4})"
+        )
+
+
 # Constructors of every candidate of every searched edge, sized for that edge's input.
 CANDIDATE_FACTORIES: dict[str, dict[str, Callable[[int, int, int], nn.Module]]] = {
     "y": {
@@ -118,6 +129,7 @@ class TseBlockBlock(nn.Module):
         for edge, label in genotype.items():
             if label not in CANDIDATE_FACTORIES.get(edge, {}):
                 raise ValueError(f"`{label}` is not a candidate of edge `{edge}`")
+        check_requirements(channels, height, width)
         self.y = CANDIDATE_FACTORIES["y"][genotype["y"]](channels, height, width)
 
     def forward(self, x: Tensor) -> Tensor:

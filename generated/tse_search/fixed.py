@@ -39,6 +39,17 @@ class TiledContext(nn.Module):
         )
 
 
+def check_requirements(channels: int, height: int, width: int) -> None:
+    """Raise a ValueError quoting the first `require` clause of the space that fails at this
+    size, with the values that break it."""
+    if not (channels // 4 >= 1):
+        raise ValueError(
+            "requirement `C // reduction >= 1` fails "
+            f"(with C={channels}, reduction=4: "
+            f"C // reduction = {channels // 4})"
+        )
+
+
 # Constructors of every candidate of every searched edge, sized for that edge's input.
 CANDIDATE_FACTORIES: dict[str, dict[str, Callable[[int, int, int], nn.Module]]] = {
     "context": {
@@ -78,6 +89,7 @@ class TseSearchBlock(nn.Module):
         for edge, label in genotype.items():
             if label not in CANDIDATE_FACTORIES.get(edge, {}):
                 raise ValueError(f"`{label}` is not a candidate of edge `{edge}`")
+        check_requirements(channels, height, width)
         self.context = CANDIDATE_FACTORIES["context"][genotype["context"]](channels, height, width)
         self.hidden_conv2d = nn.Conv2d(channels, channels // 4, 1, padding=0, bias=True)
         self.gate_conv2d = nn.Conv2d(channels // 4, channels, 1, padding=0, bias=True)

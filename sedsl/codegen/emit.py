@@ -176,6 +176,41 @@ class Emitter:
             spec.helpers.update(code.imports)
 
 
+@dataclass(frozen=True)
+class RequirementCheck:
+    """One `require` clause as Python: the condition and the f-string of its error."""
+
+    condition: str
+    message: tuple[str, ...]  # string literals, concatenated (one per line when emitted)
+
+
+def requirement_checks(emitter: Emitter, names: dict[str, str]) -> list[RequirementCheck]:
+    """The space's `require` clauses, to be checked when a block is built: the message quotes
+    the clause and the values that break it, as the checker's E040 does."""
+    checks = []
+    for req in emitter.space.requirements:
+        lhs, rhs = emitter.dim(req.lhs, names), emitter.dim(req.rhs, names)
+        used = sorted(req.lhs.symbols() | req.rhs.symbols())
+        bindings = ", ".join(
+            f"{s}={{{names[s]}}}" if s in names else f"{s}={emitter.space_values.get(s)}"
+            for s in used
+        )
+        sides = [
+            f"{_braces(str(side))} = {{{emitter.dim(side, names)}}}"
+            for side in (req.lhs, req.rhs)
+            if not side.is_const
+        ]
+        parts = [f"requirement `{_braces(req.text)}` fails ", f"(with {bindings}: "]
+        parts += [f"{side} and " for side in sides[:-1]] + [f"{sides[-1]})"]
+        literals = tuple(("f" if "{" in p.replace("{{", "") else "") + repr(p) for p in parts)
+        checks.append(RequirementCheck(f"{lhs} {req.op} {rhs}", literals))
+    return checks
+
+
+def _braces(text: str) -> str:
+    return text.replace("{", "{{").replace("}", "}}")
+
+
 def dim_arg_names(symbols: tuple[str, ...], taken: set[str]) -> dict[str, str]:
     names = {}
     for s in symbols:

@@ -30,6 +30,7 @@ from sedsl.codegen.emit import (
     docstring,
     op_class,
     prim_candidate_class,
+    requirement_checks,
 )
 from sedsl.language import ir
 from sedsl.language.names import class_name
@@ -90,8 +91,14 @@ def render_space(space: ir.SpaceIR) -> dict[str, str]:
     }
     block_names = dim_arg_names(_block_symbols(space), set())
     edges = tuple(_edge_spec(emitter, space, e) for e in space.block.edges)
+    checks = requirement_checks(emitter, block_names)
+    check_args = ", ".join(f"{name}: int" for name in block_names.values())
     supernet_block = _block_spec(emitter, space, block_names, edge_weights=True)
     fixed_block = _block_spec(emitter, space, block_names, edge_weights=False)
+    if checks:
+        call = f"check_requirements({', '.join(block_names.values())})"
+        supernet_block.init_lines.insert(0, call)
+        fixed_block.init_lines.insert(0, call)
     all_specs = {**op_specs, **prim_specs}
     # runtime helpers the supernet block calls itself (e.g. tile_broadcast outside an edge):
     # ops.py defines them and supernet.py imports them from there
@@ -113,6 +120,8 @@ def render_space(space: ir.SpaceIR) -> dict[str, str]:
             imports=sorted(set(all_specs) | block_helpers),
             edges=edges,
             block=supernet_block,
+            checks=checks,
+            check_args=check_args,
         ),
         "fixed.py": _render(
             "fixed.py.j2",
@@ -121,6 +130,8 @@ def render_space(space: ir.SpaceIR) -> dict[str, str]:
             helpers=_helpers(fixed_classes + [fixed_block]),
             edges=edges,
             block=fixed_block,
+            checks=checks,
+            check_args=check_args,
             genotypes=[_genotype_view(space, g) for g in space.genotypes],
         ),
     }
