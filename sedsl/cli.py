@@ -209,8 +209,8 @@ def explain(code: str) -> None:
 @click.option("--check", "check_only", is_flag=True, help="exit 1 if a file is not formatted.")
 def fmt(files: tuple[Path, ...], write: bool, check_only: bool) -> None:
     """Print (or rewrite) .space files in canonical form, comments kept."""
-    from sedsl.check.diagnostics import Diagnostics
     from sedsl.check.render import render_text
+    from sedsl.diagnostics.diagnostic import Diagnostics
     from sedsl.language.format import format_module
     from sedsl.language.parser import parse_file
 

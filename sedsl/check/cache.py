@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from sedsl import GRAMMAR_PATH, ROOT, __version__, store
-from sedsl.check.diagnostics import Diagnostic
+from sedsl.diagnostics.diagnostic import Diagnostic
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,10 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
-from sedsl.check.diagnostics import Diagnostics
+from sedsl.diagnostics.diagnostic import Diagnostics
+from sedsl.diagnostics.span import Span
 from sedsl.language import ir
 from sedsl.language.resolve import resolve_file
-from sedsl.language.span import Span
 from sedsl.ops.primitive import Obligation
 from sedsl.shapes.dims import Dim, fmt_value
 
@@ -64,7 +64,8 @@ def check_space(space: ir.SpaceIR, diagnostics: Diagnostics) -> CheckReport:
     envs = environments(space)
     requires = {(r.lhs - r.rhs, r.op) for r in space.requirements}
     proved = evaluated = unproved = 0
-    for ob, code, span in dict.fromkeys(space.obligations):  # unique, in order
+    for claim in dict.fromkeys(space.claims):  # unique, in order
+        ob, code, span = claim.condition, claim.code, claim.span
         verdict = _decide(ob, requires)
         if verdict is True:
             proved += 1

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
-from sedsl.check.diagnostics import Diagnostic, Severity
-from sedsl.language.span import Span
+from sedsl.diagnostics.diagnostic import Diagnostic, Severity
+from sedsl.diagnostics.span import Span
 
 JSON_SCHEMA_VERSION = 1
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sedsl.language.span import Span
+from sedsl.diagnostics.span import Span
 
 NO_SPAN = Span("<none>", 0, 0, 0, 0)
 

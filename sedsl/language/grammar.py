@@ -13,9 +13,9 @@ from lark import Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from sedsl import GRAMMAR_PATH
-from sedsl.check.diagnostics import Diagnostics
+from sedsl.diagnostics.diagnostic import Diagnostics
+from sedsl.diagnostics.span import Span
 from sedsl.language import ast
-from sedsl.language.span import Span
 
 MAX_NESTING = 200  # deeper trees would overflow the recursive passes after parsing
 
@@ -157,7 +157,7 @@ def _expected_words(expected: set[str]) -> str:
 
 
 def _syntax_error(exc: UnexpectedInput, text: str, file: str):
-    from sedsl.check.diagnostics import Diagnostic, Severity
+    from sedsl.diagnostics.diagnostic import Diagnostic, Severity
 
     line, column = getattr(exc, "line", 1) or 1, getattr(exc, "column", 1) or 1
     offset = getattr(exc, "pos_in_stream", None) or 0
@@ -432,7 +432,7 @@ class _ToAst(Transformer):
         try:
             value = int(text) if text.isdigit() else float(text)
         except ValueError:  # more digits than Python converts (4300)
-            from sedsl.check.diagnostics import Diagnostic, Severity
+            from sedsl.diagnostics.diagnostic import Diagnostic, Severity
 
             self.problems.append(
                 Diagnostic(

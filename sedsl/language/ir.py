@@ -8,9 +8,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sedsl.language.span import Span
+from sedsl.diagnostics.span import Span
 from sedsl.ops.primitive import Obligation, ParamValue, Shape
 from sedsl.shapes.dims import Dim
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A condition on sizes, with the code and span it is reported under when it fails."""
+
+    condition: Obligation
+    code: str
+    span: Span
+
+    def at(self, mapping: dict[str, Dim], where: str, span: Span) -> Claim:
+        """This claim at a use site: the callee's symbols replaced by the caller's dims."""
+        c = self.condition
+        inst = Obligation(c.lhs.subs(mapping), c.op, c.rhs.subs(mapping), f"{c.reason} ({where})")
+        return Claim(inst, self.code, span)
 
 
 @dataclass(frozen=True)
@@ -138,6 +153,8 @@ class OpIR:
     graph: Graph
     result: Shape
     span: Span
+    # the conditions its body needs, on its own symbols; each call site instantiates them
+    claims: tuple[Claim, ...] = field(default=(), repr=False, compare=False)
 
     def param_dims(self, given: dict[str, ParamValue]) -> dict[str, Dim]:
         """The int parameters as dims, from a call's values or the defaults, for
@@ -160,6 +177,9 @@ class CandidateIR:
     params: tuple[tuple[str, ParamValue], ...]
     result: Shape
     span: Span
+    # what it needs to meet its set's signature, on the set's symbols; an edge whose
+    # input binds them to other dims (HOGA's C / K groups) instantiates them again
+    claims: tuple[Claim, ...] = field(default=(), repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -170,6 +190,9 @@ class OpSetIR:
     result: Shape
     candidates: tuple[CandidateIR, ...]
     span: Span
+    # labels of listed candidates that failed to build (and said why): a genotype that
+    # names one is not wrong a second time
+    broken: tuple[str, ...] = field(default=(), repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -239,7 +262,7 @@ class SpaceIR:
     point_sets: tuple[PointSet, ...]
     requirements: tuple[Requirement, ...]
     recipe: tuple[tuple[str, int | float | bool | str], ...]
-    obligations: tuple[tuple[Obligation, str, Span], ...] = field(repr=False, default=())
+    claims: tuple[Claim, ...] = field(repr=False, default=())
 
     def opset(self, name: str) -> OpSetIR:
         return next(s for s in self.opsets if s.name == name)

@@ -47,3 +47,14 @@ def indexed_py(name: str, indices: tuple[int, ...]) -> str:
 
 def indexed_display(name: str, indices: tuple[int, ...]) -> str:
     return f"{name}[{', '.join(map(str, indices))}]" if indices else name
+
+
+def check_python_name(diag, name: str, span, kind: str) -> None:
+    """Report `name` (of a node, an input, a candidate, ...) if it cannot become Python."""
+    if problem := python_name_problem(name):
+        diag.error(
+            "E014",
+            f"{kind} name `{name}` cannot become a Python name: {problem}",
+            span,
+            help="use an ASCII name that is not a Python keyword or builtin",
+        )

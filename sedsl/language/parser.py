@@ -11,9 +11,9 @@ import hashlib
 from pathlib import Path
 
 from sedsl import GRAMMAR_PATH, __version__, store
-from sedsl.check.diagnostics import Diagnostics
+from sedsl.diagnostics.diagnostic import Diagnostics
+from sedsl.diagnostics.span import Span
 from sedsl.language import ast
-from sedsl.language.span import Span
 
 MAX_BYTES = 256 * 1024  # 60x the largest shipped space; lark parses ~150 KB/s
 

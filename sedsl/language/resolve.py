@@ -1,9 +1,13 @@
-"""AST -> IR: merge imports, resolve names and parameters, unroll loops, infer shapes.
+"""AST -> IR: merge imports, resolve names and parameters, build each graph.
+
+The resolver owns the files and the top-level declarations; graphs (the block, composite
+op bodies) are built by sedsl/language/dag.py and their expressions elaborated by
+sedsl/language/elaborate.py, which reach back here only through the `Library` protocol.
 
 Resolution never stops at the first problem: each one becomes a diagnostic and the
 offending node turns into a poison value that silences the errors it would cause
 downstream. Conditions that depend on sizes (`C // reduction >= 1`, a broadcast of H
-against W) are collected as obligations for the checker to prove or evaluate.
+against W) come back from each graph as claims, for the checker to prove or evaluate.
 """
 
 from __future__ import annotations
@@ -12,60 +16,25 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sedsl.check.diagnostics import Diagnostics, Label
+from sedsl.diagnostics.diagnostic import Diagnostics, Label
+from sedsl.diagnostics.span import Span
 from sedsl.language import ast, ir
+from sedsl.language.dag import GraphBuilder
+from sedsl.language.elaborate import Elaborator, arith
 from sedsl.language.names import (
+    check_python_name,
     class_name,
     did_you_mean,
     indexed_display,
     python_name_problem,
 )
 from sedsl.language.parser import parse_file
-from sedsl.language.span import Span
+from sedsl.language.values import COMPARISONS, SV, TV, Abort, Poison, Value, shape_text
 from sedsl.ops.library import PRIMITIVES
-from sedsl.ops.primitive import Obligation
 from sedsl.resources import LIBRARY_SCHEME, library_names, library_path
 from sedsl.shapes.dims import Dim
 
 SCALAR_TYPES = ("int", "float", "bool", "str")
-MAX_UNROLL = 4096  # nodes per graph; a loop over a huge range is a mistake, not a space
-COMPARISONS = ("==", "!=", "<", "<=", ">", ">=")
-
-
-class _Abort(Exception):
-    """Stops elaborating one node after its diagnostic was reported."""
-
-
-# ---- values during elaboration -----------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TV:
-    expr: ir.Expr
-    shape: ir.Shape
-
-
-@dataclass(frozen=True)
-class LV:
-    items: tuple[TV, ...]
-
-
-@dataclass(frozen=True)
-class SV:
-    value: Dim | float | bool | str
-
-
-@dataclass(frozen=True)
-class Poison:
-    """The value of something already reported as wrong."""
-
-
-Value = TV | LV | SV | Poison
-POISON = Poison()
-
-
-def _shape_text(shape: ir.Shape) -> str:
-    return "[" + ", ".join(map(str, shape)) + "]"
 
 
 # ---- the resolver ------------------------------------------------------------------
@@ -110,13 +79,11 @@ class Resolver:
         self.overrides = overrides
         self.decls = _Decls()
         self.hasher = hashlib.sha256()
-        self.obligations: list[tuple[Obligation, str, Span]] = []
         self.param_values: dict[str, int | float | bool | str] = {}
-        self.op_cache: dict[str, ir.OpIR | None] = {}
-        self.op_obligations: dict[str, list[tuple[Obligation, str, Span]]] = {}
-        self.used: set[str] = set()
-        self.candidate_obligations: dict[tuple[str, str], list] = {}
-        self.read: list[Path] = []
+        self.op_cache: dict[str, ir.OpIR | None] = {}  # None: being built, or failed
+        self.used: set[str] = set()  # ops and op sets something uses
+        self.loaded: set[Path] = set()  # imported files, each merged once
+        self.read: list[Path] = []  # every file read, for the check cache
 
     # ---- files and imports ----------------------------------------------------------
     def run(self, path: Path, display: str | None) -> ir.SpaceIR | None:
@@ -136,10 +103,10 @@ class Resolver:
                 extra.span,
                 labels=(Label(blocks[0].span, "the first block"),),
             )
-        block = self._block(blocks[0], opsets) if blocks else None
+        block, block_claims, dims = self._block(blocks[0], opsets) if blocks else (None, (), ())
         genotypes = self._genotypes(main, block, opsets)
-        points = self._points(main, block)
-        requirements = self._requirements(main)
+        points = self._points(main, dims)
+        requirements = self._requirements(main, dims)
         recipe = self._recipe(main)
         if block is not None or not blocks:  # a block that failed to build uses nothing
             self._warn_unused_declarations(main)
@@ -159,6 +126,15 @@ class Resolver:
                 space.span,
             )
         ops = tuple(o for n, o in self.op_cache.items() if o is not None and n in self.used)
+        # an op set no edge searches is still checked, on its own symbols
+        searched = {e.opset for e in block.edges} if block is not None else set()
+        unsearched = tuple(
+            claim
+            for s in opsets
+            if s.name not in searched
+            for cand in s.candidates
+            for claim in cand.claims
+        )
         return ir.SpaceIR(
             name=name,
             doc=space.doc if space else None,
@@ -176,7 +152,7 @@ class Resolver:
             point_sets=points,
             requirements=requirements,
             recipe=recipe,
-            obligations=tuple(self.obligations),
+            claims=unsearched + block_claims,
         )
 
     def _load(self, path: Path, display: str, stack: tuple[Path, ...]) -> ast.Module | None:
@@ -230,9 +206,9 @@ class Resolver:
                 f'shipped libraries are imported as "{LIBRARY_SCHEME}NAME"',
             )
             return
-        if target in getattr(self, "_loaded", set()):
+        if target in self.loaded:
             return
-        self._loaded = getattr(self, "_loaded", set()) | {target}
+        self.loaded.add(target)
         display = (
             _display_path(target)
             if shipped is not None
@@ -324,8 +300,8 @@ class Resolver:
             left, right = self._constant(expr.left, env), self._constant(expr.right, env)
             if all(isinstance(v, int | float) and not isinstance(v, bool) for v in (left, right)):
                 try:
-                    return _arith(expr.op, left, right)
-                except (ZeroDivisionError, OverflowError):
+                    return arith(expr.op, left, right)
+                except (ZeroDivisionError, OverflowError, ValueError):
                     pass
         self.diag.error("E012", "expected a constant value", expr.span)
         return None
@@ -338,22 +314,7 @@ class Resolver:
             ("op set", self.decls.opsets),
         ):
             for name, decl in table.items():
-                if problem := python_name_problem(name):
-                    self.diag.error(
-                        "E014",
-                        f"{kind} name `{name}` cannot become a Python name: {problem}",
-                        decl.span,
-                        help="use an ASCII name that is not a Python keyword or builtin",
-                    )
-
-    def _check_local_name(self, name: str, span: Span, kind: str) -> None:
-        if problem := python_name_problem(name):
-            self.diag.error(
-                "E014",
-                f"{kind} name `{name}` cannot become a Python name: {problem}",
-                span,
-                help="use an ASCII name that is not a Python keyword or builtin",
-            )
+                check_python_name(self.diag, name, decl.span, kind)
 
     def _warn_unused_declarations(self, main: ast.Module) -> None:
         if not any(isinstance(d, ast.Block) for d in main.decls):
@@ -378,6 +339,12 @@ class Resolver:
             if isinstance(v, int) and not isinstance(v, bool)
         }
         return value.subs(ints)
+
+    def op_decl(self, name: str) -> ast.OpDef | None:
+        return self.decls.ops.get(name)
+
+    def op_names(self) -> tuple[str, ...]:
+        return tuple(self.decls.ops)
 
     def space_scope(self) -> dict[str, Value]:
         scope: dict[str, Value] = {}
@@ -404,14 +371,14 @@ class Resolver:
         dims: list[str] = []
         inputs = []
         for t in tensors:
-            self._check_local_name(t.name, t.span, "input")
+            check_python_name(self.diag, t.name, t.span, "input")
             shape = self._declared_shape(t.shape, scope, bind=dims)
             if shape is None:
                 return None
             inputs.append((t.name, shape))
         params = []
         for s in scalars:
-            self._check_local_name(s.name, s.span, "parameter")
+            check_python_name(self.diag, s.name, s.span, "parameter")
             type_ = s.type.id if s.type.id in SCALAR_TYPES else None
             if type_ is None:
                 self.diag.error(
@@ -444,16 +411,13 @@ class Resolver:
             )
         for d in dims:
             scope[d] = SV(Dim.sym(d))
-        builder = GraphBuilder(self, scope, inputs, owner=f"op `{name}`", allow_edges=False)
-        graph = builder.build(decl.body, decl.returns)
+        result = self._declared_shape(decl.result, scope, bind=None)
+        builder = GraphBuilder(self, scope, tuple(inputs), owner=f"op `{name}`")
+        built = builder.build(decl.body, decl.returns, result, f"the result of op `{name}`")
+        self.used |= built.used
+        graph = built.graph
         if graph is None:
             return None
-        result = self._declared_shape(decl.result, scope, bind=None)
-        out_shape = _expr_shape(graph.output)
-        if result is not None and out_shape is not None:
-            builder.match_shape(
-                out_shape, result, decl.returns.span, "E023", f"the result of op `{name}`"
-            )
         op = ir.OpIR(
             name=name,
             py_class=class_name(name),
@@ -461,10 +425,10 @@ class Resolver:
             dims=tuple(dims),
             params=tuple(params),
             graph=graph,
-            result=result or out_shape,
+            result=result or _expr_shape(graph.output),
             span=decl.span,
+            claims=built.claims,
         )
-        self.op_obligations[name] = builder.obligations
         self.op_cache[name] = op
         return op
 
@@ -487,8 +451,8 @@ class Resolver:
 
     def scalar_expr(self, expr: ast.Expr, scope: dict[str, Value]):
         try:
-            value = GraphBuilder(self, scope, [], owner="", allow_edges=False).eval(expr, {})
-        except _Abort:
+            value = Elaborator(self, scope).eval(expr, {})
+        except Abort:
             return None
         if isinstance(value, SV):
             return value.value
@@ -507,7 +471,7 @@ class Resolver:
         result = self._declared_shape(decl.result, full, bind=None)
         if result is None:
             return None
-        candidates, labels = [], {}
+        candidates, labels, broken = [], {}, []
         for cand in decl.candidates:
             label = candidate_label(cand)
             if label in labels:
@@ -519,66 +483,88 @@ class Resolver:
                 )
                 continue
             labels[label] = cand.span
-            self._check_local_name(label, cand.span, "candidate")
+            check_python_name(self.diag, label, cand.span, "candidate")
             built = self._candidate(decl, cand, label, input_shape, result, full)
             if built is not None:
                 candidates.append(built)
-        return ir.OpSetIR(decl.name, decl.doc, input_shape, result, tuple(candidates), decl.span)
+            else:
+                broken.append(label)
+        return ir.OpSetIR(
+            decl.name,
+            decl.doc,
+            input_shape,
+            result,
+            tuple(candidates),
+            decl.span,
+            broken=tuple(broken),
+        )
 
     def _candidate(self, opset, cand, label, input_shape, result, scope) -> ir.CandidateIR | None:
-        builder = GraphBuilder(
-            self, scope, [("x", input_shape)], owner=f"op set `{opset.name}`", allow_edges=False
-        )
+        elab = Elaborator(self, scope, (("x", input_shape),), owner=f"op set `{opset.name}`")
         arg = TV(ir.Ref("x", input_shape), input_shape)
         try:
-            value = builder.call(cand.op, [arg], cand.kwargs, cand.span, {}, module_hint=label)
-        except _Abort:
-            return None
+            value = elab.call(cand.op, [arg], cand.kwargs, cand.span, {}, module_hint=label)
+        except Abort:
+            value = None
         if not isinstance(value, TV):
+            self.used |= elab.finish().used
             return None
-        context = (
+        elab.match_shape(
+            value.shape,
+            result,
+            cand.span,
+            "E020",
             f"candidate `{label}` of op set `{opset.name}`",
-            f"the op set declares {_shape_text(input_shape)} -> {_shape_text(result)}",
+            note=f"the op set declares {shape_text(input_shape)} -> {shape_text(result)}",
         )
-        builder.match_shape(value.shape, result, cand.span, "E020", context[0], note=context[1])
-        self.obligations.extend(builder.obligations)
-        self.candidate_obligations[(opset.name, label)] = builder.obligations
+        done = elab.finish()
+        self.used |= done.used
         call = value.expr
-        params = call.params if isinstance(call, ir.PrimCall) else builder.last_params
+        if isinstance(call, ir.PrimCall):
+            params = call.params
+        else:  # a composite op: its module records the parameters it was given
+            params = next(m.params for m in done.modules if m.attr == call.module)
         kind = "prim" if cand.op.id in PRIMITIVES else "op"
-        return ir.CandidateIR(label, cand.op.id, kind, params, value.shape, cand.span)
+        return ir.CandidateIR(
+            label, cand.op.id, kind, params, value.shape, cand.span, claims=done.claims
+        )
 
     # ---- the block ----------------------------------------------------------------------
-    def _block(self, decl: ast.Block, opsets: tuple[ir.OpSetIR, ...]) -> ir.BlockIR | None:
-        self._check_local_name(decl.name, decl.span, "block")
+    def _block(
+        self, decl: ast.Block, opsets: tuple[ir.OpSetIR, ...]
+    ) -> tuple[ir.BlockIR | None, tuple[ir.Claim, ...], tuple[str, ...]]:
+        """The block, the claims it needs, and its input's dims (which `check` binds)."""
+        check_python_name(self.diag, decl.name, decl.span, "block")
         scope = self.space_scope()
         dims: list[str] = []
         shape = self._declared_shape(decl.input.shape, scope, bind=dims)
         if shape is None:
-            return None
-        self.block_dims = tuple(dims)
+            return None, (), tuple(dims)
         full = {**scope, **{d: SV(Dim.sym(d)) for d in dims}}
         result = self._declared_shape(decl.result, full, bind=None)
-        self._check_local_name(decl.input.name, decl.input.span, "input")
+        check_python_name(self.diag, decl.input.name, decl.input.span, "input")
         builder = GraphBuilder(
             self,
             full,
-            [(decl.input.name, shape)],
+            ((decl.input.name, shape),),
             owner=f"block `{decl.name}`",
             allow_edges=True,
             opsets={s.name: s for s in opsets},
         )
-        graph = builder.build(decl.body, decl.returns)
-        self.obligations.extend(builder.obligations)
-        if graph is None:
-            return None
-        out = _expr_shape(graph.output)
-        if result is not None and out is not None:
-            builder.match_shape(out, result, decl.returns.span, "E023", "the block's result")
-            self.obligations.extend(builder.obligations[len(self.obligations) :] or [])
-        return ir.BlockIR(
-            decl.name, decl.doc, shape, result or out, graph, tuple(builder.edges), decl.span
+        built = builder.build(decl.body, decl.returns, result, "the block's result")
+        self.used |= built.used
+        if built.graph is None:
+            return None, built.claims, tuple(dims)
+        block = ir.BlockIR(
+            decl.name,
+            decl.doc,
+            shape,
+            result or _expr_shape(built.graph.output),
+            built.graph,
+            built.edges,
+            decl.span,
         )
+        return block, built.claims, tuple(dims)
 
     # ---- genotypes, points, constraints, recipe ------------------------------------
     def _genotypes(self, main, block, opsets) -> tuple[ir.GenotypeIR, ...]:
@@ -594,7 +580,7 @@ class Resolver:
                 )
                 continue
             seen[decl.name] = decl.span
-            self._check_local_name(decl.name, decl.span, "genotype")
+            check_python_name(self.diag, decl.name, decl.span, "genotype")
             if block is None:
                 continue
             result.append(self._genotype(decl, block, sets))
@@ -632,6 +618,8 @@ class Resolver:
             label = candidate_label(choice.candidate)
             opset = sets.get(edge.opset)
             labels = [c.label for c in opset.candidates] if opset else []
+            if opset and label in opset.broken:
+                continue  # that candidate's own error says it all
             if opset and label not in labels:
                 self.diag.error(
                     "E051",
@@ -655,9 +643,8 @@ class Resolver:
         ordered = tuple((e.py, chosen[e.py]) for e in block.edges if e.py in chosen)
         return ir.GenotypeIR(decl.name, decl.doc, ordered, decl.span)
 
-    def _points(self, main, block) -> tuple[ir.PointSet, ...]:
+    def _points(self, main, dims: tuple[str, ...]) -> tuple[ir.PointSet, ...]:
         result = []
-        dims = getattr(self, "block_dims", ())
         for decl in (d for d in main.decls if isinstance(d, ast.Check)):
             bad = [d for d in decl.dims if d.id not in dims]
             for d in bad:
@@ -692,10 +679,10 @@ class Resolver:
                 result.append(ir.PointSet(decl.name, tuple(points), decl.span))
         return tuple(result)
 
-    def _requirements(self, main) -> tuple[ir.Requirement, ...]:
+    def _requirements(self, main, dims: tuple[str, ...]) -> tuple[ir.Requirement, ...]:
         result = []
         scope = self.space_scope()
-        for d in getattr(self, "block_dims", ()):
+        for d in dims:
             scope[d] = SV(Dim.sym(d))
         for decl in (d for d in main.decls if isinstance(d, ast.Require)):
             cond = decl.condition
@@ -754,22 +741,5 @@ def _type_of(value) -> str:
     return {bool: "bool", int: "int", float: "float", str: "str"}.get(type(value), "value")
 
 
-def _arith(op: str, a, b):
-    if op == "+":
-        return a + b
-    if op == "-":
-        return a - b
-    if op == "*":
-        return a * b
-    if op == "/":
-        return a / b
-    if op == "//":
-        return a // b
-    return a**b
-
-
 def _expr_shape(expr: ir.Expr) -> ir.Shape | None:
     return getattr(expr, "shape", None)
-
-
-from sedsl.language.graph import GraphBuilder  # noqa: E402  (mutual: GraphBuilder uses Resolver)

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sedsl.check.diagnostics import Diagnostics
+from sedsl.diagnostics.diagnostic import Diagnostics
 from sedsl.language import ast
 from sedsl.language.format import format_expr, format_module, format_string
 from sedsl.language.parser import parse_text

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sedsl.check.checker import check_space
-from sedsl.check.diagnostics import Diagnostics
+from sedsl.diagnostics.diagnostic import Diagnostics
 from sedsl.language.format import format_module
 from sedsl.language.parser import parse_text
 from sedsl.language.resolve import Resolver
