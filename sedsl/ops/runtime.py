@@ -114,7 +114,12 @@ class CovariancePool(nn.Module):
 class SpatialCovariancePool(nn.Module):
     """GSoP along channels for a spatial squeeze, as the SASE code does it: pool the map
     to `grid` x `grid` positions, covariance of positions over channels, BN, row-wise conv,
-    ReLU, 1x1 conv, then back to H x W (adaptive pooling of an upsample = nearest)."""
+    ReLU, 1x1 conv (no bias), then adaptive average pooling back to H x W.
+
+    Both convs are bias-free and the way back is `adaptive_avg_pool2d`, as in the code's
+    `BilinearPooling_sp` (docs/reference-ops.md 1.3). Adaptive pooling of the 8 x 8 grid
+    equals a nearest upsample only when H and W are multiples of 8; at 14 x 14 or 7 x 7
+    (ResNet-50's stages) its windows overlap and average neighbouring grid cells."""
 
     def __init__(self, channels: int, grid: int = 8):
         super().__init__()
@@ -122,7 +127,7 @@ class SpatialCovariancePool(nn.Module):
         self.grid = grid
         self.norm = nn.BatchNorm2d(n)
         self.row_conv = nn.Conv2d(n, n, (n, 1), groups=n, bias=False)
-        self.expand = nn.Conv2d(n, n, 1)
+        self.expand = nn.Conv2d(n, n, 1, bias=False)
 
     def forward(self, x: Tensor) -> Tensor:
         b, c, h, w = x.shape
@@ -132,7 +137,7 @@ class SpatialCovariancePool(nn.Module):
         cov = (z.transpose(1, 2) @ z / (z.shape[2] - 1)).unsqueeze(-1)
         rows = self.expand(torch.relu(self.row_conv(self.norm(cov))))  # [B, n, 1, 1]
         grid = rows.reshape(b, 1, self.grid, self.grid)
-        return nn.functional.interpolate(grid, size=(h, w), mode="nearest")
+        return nn.functional.adaptive_avg_pool2d(grid, (h, w))
 
 
 class NormL2Pool(nn.Module):
