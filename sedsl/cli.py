@@ -245,6 +245,48 @@ def _atomic_write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+# ---- pictures and editors -----------------------------------------------------------------
+
+
+@main.command()
+@click.argument("space", type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="the picture to write: .svg, .png or .pdf.",
+)
+@click.option(
+    "--genotype",
+    default=None,
+    help="highlight the chosen op on each edge: a genotype declared in the space, or a "
+    "genotype.json from a search.",
+)
+@click.option(
+    "--run",
+    "run_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="a search's run directory: shade each candidate by its final softmax weight.",
+)
+@click.option(
+    "--set", "sets", multiple=True, metavar="NAME=VALUE", help="override a parameter's default."
+)
+def graph(space: Path, out: Path, genotype: str | None, run_dir: Path | None, sets) -> None:
+    """Draw the block's DAG as the papers do: tensors, fixed ops, searched edges."""
+    from sedsl.draw import DrawError, draw_space
+
+    try:
+        written = draw_space(
+            space, out, genotype=genotype, run=run_dir, overrides=_parse_sets(sets)
+        )
+    except DrawError as exc:
+        click.echo(str(exc) if exc.rendered else f"error: {exc}", err=True)
+        sys.exit(exc.code)
+    click.echo(f"wrote {written}")
+
+
 # ---- cost -------------------------------------------------------------------------------
 
 
