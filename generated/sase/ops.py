@@ -38,6 +38,18 @@ def lp_pool(x: Tensor, dims: tuple[int, ...], p: float) -> Tensor:
     return powered.sum(dim=dims, keepdim=True).pow(1.0 / p)
 
 
+def check_size(pinned_by: list[str], built: tuple[int, int], x: Tensor) -> None:
+    """Refuse an input of another height or width than the block was built for when one of
+    its ops (`pinned_by`) has weights shaped by them (an affine map per position, LayerNorm
+    over (H, W)): at another size the block would compute another function, or fail."""
+    given = (x.shape[-2], x.shape[-1])
+    if pinned_by and given != built:
+        raise ValueError(
+            f"{pinned_by[0]} has weights shaped by the input's height and width: built for "
+            f"{built[0]} x {built[1]}, given {given[0]} x {given[1]}"
+        )
+
+
 class Mix(nn.Module):
     """Mixes n same-shaped inputs with n weights shared over channels, no bias: the 1x1
     conv 2 -> 1 that combines GAP and GMP in SASE's squeeze candidates."""

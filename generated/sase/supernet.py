@@ -34,6 +34,7 @@ from .ops import (
     SqueezeSpGsop,
     SqueezeSpInL2,
     SqueezeSpLp,
+    check_size,
 )
 
 # The searched edges in block order, and each edge's candidates in op-set order.
@@ -100,6 +101,15 @@ CANDIDATES: dict[str, tuple[str, ...]] = {
         "sep_conv_5",
         "affine",
     ),
+}
+
+
+# The candidates whose weights are shaped by the input's height or width: a block holding
+# one computes its function only at the size it was built for, and refuses another.
+PINS_SIZE: dict[str, dict[str, str]] = {
+    "e_sp": {"affine": "`affine` (candidate `affine` of `excite_sp`)"},
+    "s_sp1": {"in_l2": "`norm_l2_pool` (candidate `in_l2` of `squeeze_sp`)"},
+    "s_sp2": {"in_l2": "`norm_l2_pool` (candidate `in_l2` of `squeeze_sp`)"},
 }
 
 
@@ -238,9 +248,12 @@ class SupernetBlock(nn.Module):
         )
         self.combined_conv2d = nn.Conv2d(2, 1, 1, padding=0, bias=False)
         self.combined_bn = nn.BatchNorm2d(1)
+        self.size = (height, width)
+        self.pinned_by = [why for labels in PINS_SIZE.values() for why in labels.values()]
 
     def forward(self, x: Tensor) -> Tensor:
         w = self._alphas[0].weights()
+        check_size(self.pinned_by, self.size, x)
         s_ch = self.s_ch(x, w["s_ch"])
         e_ch1 = self.e_ch1(s_ch, w["e_ch1"])
         e_ch2 = self.e_ch2(s_ch, w["e_ch2"])

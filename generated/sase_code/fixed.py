@@ -41,6 +41,18 @@ def lp_pool(x: Tensor, dims: tuple[int, ...], p: float) -> Tensor:
     return powered.sum(dim=dims, keepdim=True).pow(1.0 / p)
 
 
+def check_size(pinned_by: list[str], built: tuple[int, int], x: Tensor) -> None:
+    """Refuse an input of another height or width than the block was built for when one of
+    its ops (`pinned_by`) has weights shaped by them (an affine map per position, LayerNorm
+    over (H, W)): at another size the block would compute another function, or fail."""
+    given = (x.shape[-2], x.shape[-1])
+    if pinned_by and given != built:
+        raise ValueError(
+            f"{pinned_by[0]} has weights shaped by the input's height and width: built for "
+            f"{built[0]} x {built[1]}, given {given[0]} x {given[1]}"
+        )
+
+
 class Mix(nn.Module):
     """Mixes n same-shaped inputs with n weights shared over channels, no bias: the 1x1
     conv 2 -> 1 that combines GAP and GMP in SASE's squeeze candidates."""
@@ -478,6 +490,15 @@ class SqueezeSpLp(nn.Module):
         return lp_pool(x, (1,), 4.0)
 
 
+# The candidates whose weights are shaped by the input's height or width: a block holding
+# one computes its function only at the size it was built for, and refuses another.
+PINS_SIZE: dict[str, dict[str, str]] = {
+    "e_sp": {"affine": "`affine` (candidate `affine` of `excite_sp`)"},
+    "s_sp1": {"in_l2": "`norm_l2_pool` (candidate `in_l2` of `squeeze_sp`)"},
+    "s_sp2": {"in_l2": "`norm_l2_pool` (candidate `in_l2` of `squeeze_sp`)"},
+}
+
+
 def check_requirements(channels: int, height: int, width: int) -> None:
     """Raise a ValueError quoting the first `require` clause of the space that fails at this
     size, with the values that break it."""
@@ -568,8 +589,15 @@ class SaseBlock(nn.Module):
         self.e_sp = CANDIDATE_FACTORIES["e_sp"][genotype["e_sp"]](1, height, width)
         self.combined_conv2d = nn.Conv2d(2, 1, 1, padding=0, bias=False)
         self.combined_bn = nn.BatchNorm2d(1)
+        self.size = (height, width)
+        self.pinned_by = [
+            PINS_SIZE[edge][label]
+            for edge, label in genotype.items()
+            if label in PINS_SIZE.get(edge, {})
+        ]
 
     def forward(self, x: Tensor) -> Tensor:
+        check_size(self.pinned_by, self.size, x)
         s_ch = self.s_ch(x)
         e_ch1 = self.e_ch1(s_ch)
         e_ch2 = self.e_ch2(s_ch)

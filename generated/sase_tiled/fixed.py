@@ -47,6 +47,25 @@ def tile_broadcast(y: Tensor, tile_h: int, tile_w: int, height: int, width: int)
     return torch.repeat_interleave(y, tile_w, dim=-1)[:, :, :, :width]
 
 
+def size_at(value: int | Callable[..., int], *dims: int) -> int:
+    """A size given as a number, or as a function of the input's dims (`lambda channels,
+    height, width: height` for a tile as high as the map), evaluated at the dims of the
+    input at hand so that it follows the input."""
+    return value(*dims) if callable(value) else value
+
+
+def check_size(pinned_by: list[str], built: tuple[int, int], x: Tensor) -> None:
+    """Refuse an input of another height or width than the block was built for when one of
+    its ops (`pinned_by`) has weights shaped by them (an affine map per position, LayerNorm
+    over (H, W)): at another size the block would compute another function, or fail."""
+    given = (x.shape[-2], x.shape[-1])
+    if pinned_by and given != built:
+        raise ValueError(
+            f"{pinned_by[0]} has weights shaped by the input's height and width: built for "
+            f"{built[0]} x {built[1]}, given {given[0]} x {given[1]}"
+        )
+
+
 class Mix(nn.Module):
     """Mixes n same-shaped inputs with n weights shared over channels, no bias: the 1x1
     conv 2 -> 1 that combines GAP and GMP in SASE's squeeze candidates."""
@@ -216,12 +235,12 @@ class GapGmpMap(nn.Module):
 
     def __init__(self, channels: int, height: int, width: int) -> None:
         super().__init__()
-        self.width = width
-        self.height = height
         self.gap_gmp = GapGmp(channels, height, width)
 
     def forward(self, x: Tensor) -> Tensor:
-        return tile_broadcast(self.gap_gmp(x), self.height, self.width, x.shape[-2], x.shape[-1])
+        height = x.shape[2]
+        width = x.shape[3]
+        return tile_broadcast(self.gap_gmp(x), height, width, x.shape[-2], x.shape[-1])
 
 
 class SepConv(nn.Module):
@@ -348,21 +367,40 @@ class SqueezeSpLp(nn.Module):
 class Tiled(nn.Module):
     """A squeeze over th x tw tiles, broadcast back to the map (TSE's tiled squeeze)."""
 
-    def __init__(self, channels: int, height: int, width: int, th: int = 7, tw: int = 7) -> None:
+    def __init__(
+        self,
+        channels: int,
+        height: int,
+        width: int,
+        th: int | Callable[..., int] = 7,
+        tw: int | Callable[..., int] = 7,
+    ) -> None:
         super().__init__()
         self.tw = tw
         self.th = th
 
     def forward(self, x: Tensor) -> Tensor:
+        channels = x.shape[1]
+        height = x.shape[2]
+        width = x.shape[3]
+        th = size_at(self.th, channels, height, width)
+        tw = size_at(self.tw, channels, height, width)
         return tile_broadcast(
-            nn.functional.avg_pool2d(
-                x, (self.th, self.tw), stride=(self.th, self.tw), ceil_mode=True
-            ),
-            self.th,
-            self.tw,
+            nn.functional.avg_pool2d(x, (th, tw), stride=(th, tw), ceil_mode=True),
+            th,
+            tw,
             x.shape[-2],
             x.shape[-1],
         )
+
+
+# The candidates whose weights are shaped by the input's height or width: a block holding
+# one computes its function only at the size it was built for, and refuses another.
+PINS_SIZE: dict[str, dict[str, str]] = {
+    "e_sp": {"affine": "`affine` (candidate `affine` of `excite_sp`)"},
+    "s_sp1": {"in_l2": "`norm_l2_pool` (candidate `in_l2` of `squeeze_sp`)"},
+    "s_sp2": {"in_l2": "`norm_l2_pool` (candidate `in_l2` of `squeeze_sp`)"},
+}
 
 
 def check_requirements(channels: int, height: int, width: int) -> None:
@@ -379,11 +417,23 @@ def check_requirements(channels: int, height: int, width: int) -> None:
 # Constructors of every candidate of every searched edge, sized for that edge's input.
 CANDIDATE_FACTORIES: dict[str, dict[str, Callable[[int, int, int], nn.Module]]] = {
     "s_ch": {
-        "gap": lambda channels, height, width: Tiled(channels, height, width, th=height, tw=width),
+        "gap": lambda channels, height, width: Tiled(
+            channels,
+            height,
+            width,
+            th=lambda channels, height, width: height,
+            tw=lambda channels, height, width: width,
+        ),
         "gap_gmp": lambda channels, height, width: GapGmpMap(channels, height, width),
-        "rows_7": lambda channels, height, width: Tiled(channels, height, width, tw=width),
-        "rows_3": lambda channels, height, width: Tiled(channels, height, width, th=3, tw=width),
-        "cols_7": lambda channels, height, width: Tiled(channels, height, width, th=height),
+        "rows_7": lambda channels, height, width: Tiled(
+            channels, height, width, tw=lambda channels, height, width: width
+        ),
+        "rows_3": lambda channels, height, width: Tiled(
+            channels, height, width, th=3, tw=lambda channels, height, width: width
+        ),
+        "cols_7": lambda channels, height, width: Tiled(
+            channels, height, width, th=lambda channels, height, width: height
+        ),
         "patch_7": lambda channels, height, width: Tiled(channels, height, width),
         "patch_3": lambda channels, height, width: Tiled(channels, height, width, th=3, tw=3),
     },
@@ -447,8 +497,15 @@ class SaseBlock(nn.Module):
         self.e_sp = CANDIDATE_FACTORIES["e_sp"][genotype["e_sp"]](1, height, width)
         self.combined_conv2d = nn.Conv2d(2, 1, 1, padding=0, bias=False)
         self.combined_bn = nn.BatchNorm2d(1)
+        self.size = (height, width)
+        self.pinned_by = [
+            PINS_SIZE[edge][label]
+            for edge, label in genotype.items()
+            if label in PINS_SIZE.get(edge, {})
+        ]
 
     def forward(self, x: Tensor) -> Tensor:
+        check_size(self.pinned_by, self.size, x)
         s_ch = self.s_ch(x)
         e_ch1 = self.e_ch1(s_ch)
         e_ch2 = self.e_ch2(s_ch)

@@ -6,6 +6,8 @@ edit the space and run `sedsl generate` again.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor, nn
 
@@ -42,6 +44,25 @@ def tile_broadcast(y: Tensor, tile_h: int, tile_w: int, height: int, width: int)
     """Nearest-neighbour broadcast of per-tile values back to the map (TSE, Figure A1)."""
     y = torch.repeat_interleave(y, tile_h, dim=-2)[:, :, :height, :]
     return torch.repeat_interleave(y, tile_w, dim=-1)[:, :, :, :width]
+
+
+def size_at(value: int | Callable[..., int], *dims: int) -> int:
+    """A size given as a number, or as a function of the input's dims (`lambda channels,
+    height, width: height` for a tile as high as the map), evaluated at the dims of the
+    input at hand so that it follows the input."""
+    return value(*dims) if callable(value) else value
+
+
+def check_size(pinned_by: list[str], built: tuple[int, int], x: Tensor) -> None:
+    """Refuse an input of another height or width than the block was built for when one of
+    its ops (`pinned_by`) has weights shaped by them (an affine map per position, LayerNorm
+    over (H, W)): at another size the block would compute another function, or fail."""
+    given = (x.shape[-2], x.shape[-1])
+    if pinned_by and given != built:
+        raise ValueError(
+            f"{pinned_by[0]} has weights shaped by the input's height and width: built for "
+            f"{built[0]} x {built[1]}, given {given[0]} x {given[1]}"
+        )
 
 
 class Mix(nn.Module):
@@ -213,12 +234,12 @@ class GapGmpMap(nn.Module):
 
     def __init__(self, channels: int, height: int, width: int) -> None:
         super().__init__()
-        self.width = width
-        self.height = height
         self.gap_gmp = GapGmp(channels, height, width)
 
     def forward(self, x: Tensor) -> Tensor:
-        return tile_broadcast(self.gap_gmp(x), self.height, self.width, x.shape[-2], x.shape[-1])
+        height = x.shape[2]
+        width = x.shape[3]
+        return tile_broadcast(self.gap_gmp(x), height, width, x.shape[-2], x.shape[-1])
 
 
 class SepConv(nn.Module):
@@ -345,18 +366,28 @@ class SqueezeSpLp(nn.Module):
 class Tiled(nn.Module):
     """A squeeze over th x tw tiles, broadcast back to the map (TSE's tiled squeeze)."""
 
-    def __init__(self, channels: int, height: int, width: int, th: int = 7, tw: int = 7) -> None:
+    def __init__(
+        self,
+        channels: int,
+        height: int,
+        width: int,
+        th: int | Callable[..., int] = 7,
+        tw: int | Callable[..., int] = 7,
+    ) -> None:
         super().__init__()
         self.tw = tw
         self.th = th
 
     def forward(self, x: Tensor) -> Tensor:
+        channels = x.shape[1]
+        height = x.shape[2]
+        width = x.shape[3]
+        th = size_at(self.th, channels, height, width)
+        tw = size_at(self.tw, channels, height, width)
         return tile_broadcast(
-            nn.functional.avg_pool2d(
-                x, (self.th, self.tw), stride=(self.th, self.tw), ceil_mode=True
-            ),
-            self.th,
-            self.tw,
+            nn.functional.avg_pool2d(x, (th, tw), stride=(th, tw), ceil_mode=True),
+            th,
+            tw,
             x.shape[-2],
             x.shape[-1],
         )

@@ -27,6 +27,7 @@ from .ops import (
     SqueezeSpInL2,
     SqueezeSpLp,
     Tiled,
+    check_size,
 )
 
 # The searched edges in block order, and each edge's candidates in op-set order.
@@ -88,6 +89,15 @@ CANDIDATES: dict[str, tuple[str, ...]] = {
 }
 
 
+# The candidates whose weights are shaped by the input's height or width: a block holding
+# one computes its function only at the size it was built for, and refuses another.
+PINS_SIZE: dict[str, dict[str, str]] = {
+    "e_sp": {"affine": "`affine` (candidate `affine` of `excite_sp`)"},
+    "s_sp1": {"in_l2": "`norm_l2_pool` (candidate `in_l2` of `squeeze_sp`)"},
+    "s_sp2": {"in_l2": "`norm_l2_pool` (candidate `in_l2` of `squeeze_sp`)"},
+}
+
+
 def check_requirements(channels: int, height: int, width: int) -> None:
     """Raise a ValueError quoting the first `require` clause of the space that fails at this
     size, with the values that break it."""
@@ -102,11 +112,23 @@ def check_requirements(channels: int, height: int, width: int) -> None:
 # Constructors of every candidate of every searched edge, sized for that edge's input.
 CANDIDATE_FACTORIES: dict[str, dict[str, Callable[[int, int, int], nn.Module]]] = {
     "s_ch": {
-        "gap": lambda channels, height, width: Tiled(channels, height, width, th=height, tw=width),
+        "gap": lambda channels, height, width: Tiled(
+            channels,
+            height,
+            width,
+            th=lambda channels, height, width: height,
+            tw=lambda channels, height, width: width,
+        ),
         "gap_gmp": lambda channels, height, width: GapGmpMap(channels, height, width),
-        "rows_7": lambda channels, height, width: Tiled(channels, height, width, tw=width),
-        "rows_3": lambda channels, height, width: Tiled(channels, height, width, th=3, tw=width),
-        "cols_7": lambda channels, height, width: Tiled(channels, height, width, th=height),
+        "rows_7": lambda channels, height, width: Tiled(
+            channels, height, width, tw=lambda channels, height, width: width
+        ),
+        "rows_3": lambda channels, height, width: Tiled(
+            channels, height, width, th=3, tw=lambda channels, height, width: width
+        ),
+        "cols_7": lambda channels, height, width: Tiled(
+            channels, height, width, th=lambda channels, height, width: height
+        ),
         "patch_7": lambda channels, height, width: Tiled(channels, height, width),
         "patch_3": lambda channels, height, width: Tiled(channels, height, width, th=3, tw=3),
     },
@@ -215,9 +237,12 @@ class SupernetBlock(nn.Module):
         )
         self.combined_conv2d = nn.Conv2d(2, 1, 1, padding=0, bias=False)
         self.combined_bn = nn.BatchNorm2d(1)
+        self.size = (height, width)
+        self.pinned_by = [why for labels in PINS_SIZE.values() for why in labels.values()]
 
     def forward(self, x: Tensor) -> Tensor:
         w = self._alphas[0].weights()
+        check_size(self.pinned_by, self.size, x)
         s_ch = self.s_ch(x, w["s_ch"])
         e_ch1 = self.e_ch1(s_ch, w["e_ch1"])
         e_ch2 = self.e_ch2(s_ch, w["e_ch2"])

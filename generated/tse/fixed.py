@@ -19,6 +19,13 @@ def tile_broadcast(y: Tensor, tile_h: int, tile_w: int, height: int, width: int)
     return torch.repeat_interleave(y, tile_w, dim=-1)[:, :, :, :width]
 
 
+def size_at(value: int | Callable[..., int], *dims: int) -> int:
+    """A size given as a number, or as a function of the input's dims (`lambda channels,
+    height, width: height` for a tile as high as the map), evaluated at the dims of the
+    input at hand so that it follows the input."""
+    return value(*dims) if callable(value) else value
+
+
 class Tse(nn.Module):
     """TSE: average pooling over th x tw tiles (kernel = stride, ceil mode), SE's excitation as
     1x1 convs with biases, the map broadcast back by nearest neighbour (Figure A1). With
@@ -26,7 +33,13 @@ class Tse(nn.Module):
     3.3)."""
 
     def __init__(
-        self, channels: int, height: int, width: int, th: int = 7, tw: int = 7, reduction: int = 4
+        self,
+        channels: int,
+        height: int,
+        width: int,
+        th: int | Callable[..., int] = 7,
+        tw: int | Callable[..., int] = 7,
+        reduction: int = 4,
     ) -> None:
         super().__init__()
         self.tw = tw
@@ -35,15 +48,18 @@ class Tse(nn.Module):
         self.gate_conv2d = nn.Conv2d(channels // reduction, channels, 1, padding=0, bias=True)
 
     def forward(self, x: Tensor) -> Tensor:
+        channels = x.shape[1]
+        height = x.shape[2]
+        width = x.shape[3]
+        th = size_at(self.th, channels, height, width)
+        tw = size_at(self.tw, channels, height, width)
         hidden = torch.relu(
             self.hidden_conv2d(
-                nn.functional.avg_pool2d(
-                    x, (self.th, self.tw), stride=(self.th, self.tw), ceil_mode=True
-                )
+                nn.functional.avg_pool2d(x, (th, tw), stride=(th, tw), ceil_mode=True)
             )
         )
         gate = torch.sigmoid(self.gate_conv2d(hidden))
-        return x * tile_broadcast(gate, self.th, self.tw, x.shape[-2], x.shape[-1])
+        return x * tile_broadcast(gate, th, tw, x.shape[-2], x.shape[-1])
 
 
 def check_requirements(channels: int, height: int, width: int) -> None:
@@ -61,40 +77,45 @@ def check_requirements(channels: int, height: int, width: int) -> None:
 CANDIDATE_FACTORIES: dict[str, dict[str, Callable[[int, int, int], nn.Module]]] = {
     "y": {
         "se": lambda channels, height, width: Tse(
-            channels, height, width, th=height, tw=width, reduction=4
+            channels,
+            height,
+            width,
+            th=lambda channels, height, width: height,
+            tw=lambda channels, height, width: width,
+            reduction=4,
         ),
         "rows": lambda channels, height, width: Tse(
-            channels, height, width, th=7, tw=width, reduction=4
+            channels, height, width, th=7, tw=lambda channels, height, width: width, reduction=4
         ),
         "cols": lambda channels, height, width: Tse(
-            channels, height, width, th=height, tw=7, reduction=4
+            channels, height, width, th=lambda channels, height, width: height, tw=7, reduction=4
         ),
         "patch": lambda channels, height, width: Tse(
             channels, height, width, th=7, tw=7, reduction=4
         ),
         "rows_9": lambda channels, height, width: Tse(
-            channels, height, width, th=9, tw=width, reduction=4
+            channels, height, width, th=9, tw=lambda channels, height, width: width, reduction=4
         ),
         "rows_5": lambda channels, height, width: Tse(
-            channels, height, width, th=5, tw=width, reduction=4
+            channels, height, width, th=5, tw=lambda channels, height, width: width, reduction=4
         ),
         "rows_3": lambda channels, height, width: Tse(
-            channels, height, width, th=3, tw=width, reduction=4
+            channels, height, width, th=3, tw=lambda channels, height, width: width, reduction=4
         ),
         "rows_1": lambda channels, height, width: Tse(
-            channels, height, width, th=1, tw=width, reduction=4
+            channels, height, width, th=1, tw=lambda channels, height, width: width, reduction=4
         ),
         "cols_9": lambda channels, height, width: Tse(
-            channels, height, width, th=height, tw=9, reduction=4
+            channels, height, width, th=lambda channels, height, width: height, tw=9, reduction=4
         ),
         "cols_5": lambda channels, height, width: Tse(
-            channels, height, width, th=height, tw=5, reduction=4
+            channels, height, width, th=lambda channels, height, width: height, tw=5, reduction=4
         ),
         "cols_3": lambda channels, height, width: Tse(
-            channels, height, width, th=height, tw=3, reduction=4
+            channels, height, width, th=lambda channels, height, width: height, tw=3, reduction=4
         ),
         "cols_1": lambda channels, height, width: Tse(
-            channels, height, width, th=height, tw=1, reduction=4
+            channels, height, width, th=lambda channels, height, width: height, tw=1, reduction=4
         ),
         "patch_13": lambda channels, height, width: Tse(
             channels, height, width, th=13, tw=13, reduction=4

@@ -6,6 +6,8 @@ edit the space and run `sedsl generate` again.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor, nn
 
@@ -16,6 +18,13 @@ def tile_broadcast(y: Tensor, tile_h: int, tile_w: int, height: int, width: int)
     return torch.repeat_interleave(y, tile_w, dim=-1)[:, :, :, :width]
 
 
+def size_at(value: int | Callable[..., int], *dims: int) -> int:
+    """A size given as a number, or as a function of the input's dims (`lambda channels,
+    height, width: height` for a tile as high as the map), evaluated at the dims of the
+    input at hand so that it follows the input."""
+    return value(*dims) if callable(value) else value
+
+
 class Tse(nn.Module):
     """TSE: average pooling over th x tw tiles (kernel = stride, ceil mode), SE's excitation as
     1x1 convs with biases, the map broadcast back by nearest neighbour (Figure A1). With
@@ -23,7 +32,13 @@ class Tse(nn.Module):
     3.3)."""
 
     def __init__(
-        self, channels: int, height: int, width: int, th: int = 7, tw: int = 7, reduction: int = 4
+        self,
+        channels: int,
+        height: int,
+        width: int,
+        th: int | Callable[..., int] = 7,
+        tw: int | Callable[..., int] = 7,
+        reduction: int = 4,
     ) -> None:
         super().__init__()
         self.tw = tw
@@ -32,12 +47,15 @@ class Tse(nn.Module):
         self.gate_conv2d = nn.Conv2d(channels // reduction, channels, 1, padding=0, bias=True)
 
     def forward(self, x: Tensor) -> Tensor:
+        channels = x.shape[1]
+        height = x.shape[2]
+        width = x.shape[3]
+        th = size_at(self.th, channels, height, width)
+        tw = size_at(self.tw, channels, height, width)
         hidden = torch.relu(
             self.hidden_conv2d(
-                nn.functional.avg_pool2d(
-                    x, (self.th, self.tw), stride=(self.th, self.tw), ceil_mode=True
-                )
+                nn.functional.avg_pool2d(x, (th, tw), stride=(th, tw), ceil_mode=True)
             )
         )
         gate = torch.sigmoid(self.gate_conv2d(hidden))
-        return x * tile_broadcast(gate, self.th, self.tw, x.shape[-2], x.shape[-1])
+        return x * tile_broadcast(gate, th, tw, x.shape[-2], x.shape[-1])

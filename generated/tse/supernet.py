@@ -54,40 +54,45 @@ def check_requirements(channels: int, height: int, width: int) -> None:
 CANDIDATE_FACTORIES: dict[str, dict[str, Callable[[int, int, int], nn.Module]]] = {
     "y": {
         "se": lambda channels, height, width: Tse(
-            channels, height, width, th=height, tw=width, reduction=4
+            channels,
+            height,
+            width,
+            th=lambda channels, height, width: height,
+            tw=lambda channels, height, width: width,
+            reduction=4,
         ),
         "rows": lambda channels, height, width: Tse(
-            channels, height, width, th=7, tw=width, reduction=4
+            channels, height, width, th=7, tw=lambda channels, height, width: width, reduction=4
         ),
         "cols": lambda channels, height, width: Tse(
-            channels, height, width, th=height, tw=7, reduction=4
+            channels, height, width, th=lambda channels, height, width: height, tw=7, reduction=4
         ),
         "patch": lambda channels, height, width: Tse(
             channels, height, width, th=7, tw=7, reduction=4
         ),
         "rows_9": lambda channels, height, width: Tse(
-            channels, height, width, th=9, tw=width, reduction=4
+            channels, height, width, th=9, tw=lambda channels, height, width: width, reduction=4
         ),
         "rows_5": lambda channels, height, width: Tse(
-            channels, height, width, th=5, tw=width, reduction=4
+            channels, height, width, th=5, tw=lambda channels, height, width: width, reduction=4
         ),
         "rows_3": lambda channels, height, width: Tse(
-            channels, height, width, th=3, tw=width, reduction=4
+            channels, height, width, th=3, tw=lambda channels, height, width: width, reduction=4
         ),
         "rows_1": lambda channels, height, width: Tse(
-            channels, height, width, th=1, tw=width, reduction=4
+            channels, height, width, th=1, tw=lambda channels, height, width: width, reduction=4
         ),
         "cols_9": lambda channels, height, width: Tse(
-            channels, height, width, th=height, tw=9, reduction=4
+            channels, height, width, th=lambda channels, height, width: height, tw=9, reduction=4
         ),
         "cols_5": lambda channels, height, width: Tse(
-            channels, height, width, th=height, tw=5, reduction=4
+            channels, height, width, th=lambda channels, height, width: height, tw=5, reduction=4
         ),
         "cols_3": lambda channels, height, width: Tse(
-            channels, height, width, th=height, tw=3, reduction=4
+            channels, height, width, th=lambda channels, height, width: height, tw=3, reduction=4
         ),
         "cols_1": lambda channels, height, width: Tse(
-            channels, height, width, th=height, tw=1, reduction=4
+            channels, height, width, th=lambda channels, height, width: height, tw=1, reduction=4
         ),
         "patch_13": lambda channels, height, width: Tse(
             channels, height, width, th=13, tw=13, reduction=4

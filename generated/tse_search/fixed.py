@@ -19,21 +19,38 @@ def tile_broadcast(y: Tensor, tile_h: int, tile_w: int, height: int, width: int)
     return torch.repeat_interleave(y, tile_w, dim=-1)[:, :, :, :width]
 
 
+def size_at(value: int | Callable[..., int], *dims: int) -> int:
+    """A size given as a number, or as a function of the input's dims (`lambda channels,
+    height, width: height` for a tile as high as the map), evaluated at the dims of the
+    input at hand so that it follows the input."""
+    return value(*dims) if callable(value) else value
+
+
 class TiledContext(nn.Module):
     """A tiled squeeze: average over th x tw tiles, broadcast back to the map."""
 
-    def __init__(self, channels: int, height: int, width: int, th: int = 7, tw: int = 7) -> None:
+    def __init__(
+        self,
+        channels: int,
+        height: int,
+        width: int,
+        th: int | Callable[..., int] = 7,
+        tw: int | Callable[..., int] = 7,
+    ) -> None:
         super().__init__()
         self.tw = tw
         self.th = th
 
     def forward(self, x: Tensor) -> Tensor:
+        channels = x.shape[1]
+        height = x.shape[2]
+        width = x.shape[3]
+        th = size_at(self.th, channels, height, width)
+        tw = size_at(self.tw, channels, height, width)
         return tile_broadcast(
-            nn.functional.avg_pool2d(
-                x, (self.th, self.tw), stride=(self.th, self.tw), ceil_mode=True
-            ),
-            self.th,
-            self.tw,
+            nn.functional.avg_pool2d(x, (th, tw), stride=(th, tw), ceil_mode=True),
+            th,
+            tw,
             x.shape[-2],
             x.shape[-1],
         )
@@ -54,21 +71,29 @@ def check_requirements(channels: int, height: int, width: int) -> None:
 CANDIDATE_FACTORIES: dict[str, dict[str, Callable[[int, int, int], nn.Module]]] = {
     "context": {
         "whole": lambda channels, height, width: TiledContext(
-            channels, height, width, th=height, tw=width
+            channels,
+            height,
+            width,
+            th=lambda channels, height, width: height,
+            tw=lambda channels, height, width: width,
         ),
-        "rows_7": lambda channels, height, width: TiledContext(channels, height, width, tw=width),
+        "rows_7": lambda channels, height, width: TiledContext(
+            channels, height, width, tw=lambda channels, height, width: width
+        ),
         "rows_3": lambda channels, height, width: TiledContext(
-            channels, height, width, th=3, tw=width
+            channels, height, width, th=3, tw=lambda channels, height, width: width
         ),
         "rows_1": lambda channels, height, width: TiledContext(
-            channels, height, width, th=1, tw=width
+            channels, height, width, th=1, tw=lambda channels, height, width: width
         ),
-        "cols_7": lambda channels, height, width: TiledContext(channels, height, width, th=height),
+        "cols_7": lambda channels, height, width: TiledContext(
+            channels, height, width, th=lambda channels, height, width: height
+        ),
         "cols_3": lambda channels, height, width: TiledContext(
-            channels, height, width, th=height, tw=3
+            channels, height, width, th=lambda channels, height, width: height, tw=3
         ),
         "cols_1": lambda channels, height, width: TiledContext(
-            channels, height, width, th=height, tw=1
+            channels, height, width, th=lambda channels, height, width: height, tw=1
         ),
         "patch_7": lambda channels, height, width: TiledContext(channels, height, width),
         "patch_3": lambda channels, height, width: TiledContext(

@@ -6,6 +6,8 @@ edit the space and run `sedsl generate` again.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor, nn
 
@@ -16,21 +18,38 @@ def tile_broadcast(y: Tensor, tile_h: int, tile_w: int, height: int, width: int)
     return torch.repeat_interleave(y, tile_w, dim=-1)[:, :, :, :width]
 
 
+def size_at(value: int | Callable[..., int], *dims: int) -> int:
+    """A size given as a number, or as a function of the input's dims (`lambda channels,
+    height, width: height` for a tile as high as the map), evaluated at the dims of the
+    input at hand so that it follows the input."""
+    return value(*dims) if callable(value) else value
+
+
 class TiledContext(nn.Module):
     """A tiled squeeze: average over th x tw tiles, broadcast back to the map."""
 
-    def __init__(self, channels: int, height: int, width: int, th: int = 7, tw: int = 7) -> None:
+    def __init__(
+        self,
+        channels: int,
+        height: int,
+        width: int,
+        th: int | Callable[..., int] = 7,
+        tw: int | Callable[..., int] = 7,
+    ) -> None:
         super().__init__()
         self.tw = tw
         self.th = th
 
     def forward(self, x: Tensor) -> Tensor:
+        channels = x.shape[1]
+        height = x.shape[2]
+        width = x.shape[3]
+        th = size_at(self.th, channels, height, width)
+        tw = size_at(self.tw, channels, height, width)
         return tile_broadcast(
-            nn.functional.avg_pool2d(
-                x, (self.th, self.tw), stride=(self.th, self.tw), ceil_mode=True
-            ),
-            self.th,
-            self.tw,
+            nn.functional.avg_pool2d(x, (th, tw), stride=(th, tw), ceil_mode=True),
+            th,
+            tw,
             x.shape[-2],
             x.shape[-1],
         )

@@ -45,21 +45,29 @@ def check_requirements(channels: int, height: int, width: int) -> None:
 CANDIDATE_FACTORIES: dict[str, dict[str, Callable[[int, int, int], nn.Module]]] = {
     "context": {
         "whole": lambda channels, height, width: TiledContext(
-            channels, height, width, th=height, tw=width
+            channels,
+            height,
+            width,
+            th=lambda channels, height, width: height,
+            tw=lambda channels, height, width: width,
         ),
-        "rows_7": lambda channels, height, width: TiledContext(channels, height, width, tw=width),
+        "rows_7": lambda channels, height, width: TiledContext(
+            channels, height, width, tw=lambda channels, height, width: width
+        ),
         "rows_3": lambda channels, height, width: TiledContext(
-            channels, height, width, th=3, tw=width
+            channels, height, width, th=3, tw=lambda channels, height, width: width
         ),
         "rows_1": lambda channels, height, width: TiledContext(
-            channels, height, width, th=1, tw=width
+            channels, height, width, th=1, tw=lambda channels, height, width: width
         ),
-        "cols_7": lambda channels, height, width: TiledContext(channels, height, width, th=height),
+        "cols_7": lambda channels, height, width: TiledContext(
+            channels, height, width, th=lambda channels, height, width: height
+        ),
         "cols_3": lambda channels, height, width: TiledContext(
-            channels, height, width, th=height, tw=3
+            channels, height, width, th=lambda channels, height, width: height, tw=3
         ),
         "cols_1": lambda channels, height, width: TiledContext(
-            channels, height, width, th=height, tw=1
+            channels, height, width, th=lambda channels, height, width: height, tw=1
         ),
         "patch_7": lambda channels, height, width: TiledContext(channels, height, width),
         "patch_3": lambda channels, height, width: TiledContext(

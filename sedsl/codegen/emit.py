@@ -8,6 +8,7 @@ import re
 import textwrap
 from dataclasses import dataclass, field
 
+from sedsl.check.sizes import forward_params, input_axes, rebase
 from sedsl.language import ir
 from sedsl.language.names import class_name
 from sedsl.ops.library import PRIMITIVES
@@ -143,7 +144,13 @@ class Emitter:
         binding = dict(zip(_signature_dims(op), _bound_dims(op, input_shape), strict=True))
         args = [self.dim(d, names) for d in binding.values()]
         defaults = {p.name: p.default for p in op.params}
+        followable = forward_params(op)
         for name, value in params:
+            if name in followable and isinstance(value, Dim):
+                relative = self.follow(op, value, input_shape)
+                if relative is not None:
+                    args.append(f"{name}={relative}")
+                    continue
             if value is None or (
                 not isinstance(value, Dim | ir.ParamRef) and value == defaults.get(name)
             ):
@@ -153,18 +160,44 @@ class Emitter:
             args.append(f"{name}={self.param(value, names)}")
         return f"{op.py_class}({', '.join(args)})"
 
-    def graph_body(self, graph: ir.Graph, names, spec: ClassSpec) -> None:
+    def follow(self, op: ir.OpIR, value: Dim, input_shape) -> str | None:
+        """A size handed to `op` that depends on its input's dims, as a function of them
+        (`lambda channels, height, width: height`), which the op evaluates at forward."""
+        value = value.subs(self.space_ints)
+        if value.is_const:
+            return None
+        rebased = rebase(value, op.graph.inputs[0][1], input_shape)
+        if rebased is None:
+            return None
+        own = dim_arg_names(_signature_dims(op), {p.name for p in op.params})
+        params = ", ".join(own[d] for d in _signature_dims(op))
+        return f"lambda {params}: {rebased.to_python(own)}"
+
+    def graph_body(
+        self,
+        graph: ir.Graph,
+        names,
+        spec: ClassSpec,
+        followable: frozenset[str] = frozenset(),
+        dims: tuple[str, ...] = (),
+    ) -> None:
+        """Constructor and forward lines of a graph. In forward, a dim that is an axis of an
+        input is read from that input and a `followable` size parameter is evaluated at it,
+        so sizes written in terms of H and W follow the input (sedsl/check/sizes.py)."""
         lists: dict = {}
         for m in graph.modules:
             spec.init_lines.append(f"self.{m.attr} = {self.module_init(m, names, spec)}")
-        # in forward, constructor arguments are read back from attributes
-        attrs = {k: f"self.{v}" for k, v in names.items()}
+        taken = {py for py, _ in graph.inputs} | {n.py for n in graph.nodes}
+        attrs, prelude = self.forward_names(graph, names, followable, dims, taken)
         for node in graph.nodes:
             if node.shape is None:  # a list value, e.g. split's groups
                 lists[node.expr] = node.py
             value = self.expr(node.expr, attrs, lists)
             spec.forward_lines.append(f"{node.py} = {value}")
         spec.returns = self.expr(graph.output, attrs, lists)
+        spec.forward_lines[:0] = _used_prelude(prelude, [*spec.forward_lines, spec.returns])
+        if any(" = size_at(" in line for line in spec.forward_lines):
+            spec.helpers.add("size_at")
         forward = "\n".join([*spec.forward_lines, spec.returns])
         for arg in sorted(set(names.values())):
             if re.search(rf"\bself\.{arg}\b", forward):
@@ -174,6 +207,40 @@ class Emitter:
             shapes = tuple(getattr(a, "shape", None) or () for a in prim.args)
             code = p.code(self._code_inputs(prim.params, shapes, ("x",) * len(prim.args), names))
             spec.helpers.update(code.imports)
+
+    def forward_names(self, graph: ir.Graph, names, followable, dims, taken):
+        """Names of dims and parameters in forward, and the lines that define the locals:
+        `height = x.shape[2]`, `th = size_at(self.th, channels, height, width)`."""
+        attrs = {k: f"self.{v}" for k, v in names.items()}
+        prelude: list[tuple[str, str]] = []
+        for symbol, (arg, axis) in input_axes(graph).items():
+            if symbol in names and symbol not in followable:
+                local = _free(names[symbol], taken)
+                attrs[symbol] = local
+                prelude.append((local, f"{arg}.shape[{axis}]"))
+        at = ", ".join(attrs[d] for d in dims)
+        for p in sorted(followable):
+            local = _free(names[p], taken)
+            attrs[p] = local
+            prelude.append((local, f"size_at(self.{names[p]}, {at})"))
+        return attrs, prelude
+
+
+def _free(name: str, taken: set[str]) -> str:
+    while name in taken:
+        name += "_"
+    return name
+
+
+def _used_prelude(prelude: list[tuple[str, str]], lines: list[str]) -> list[str]:
+    """The prelude lines whose local the forward reads, with what those lines read."""
+    text = "\n".join(lines)
+    used = [False] * len(prelude)
+    for i in reversed(range(len(prelude))):
+        later = "\n".join(prelude[j][1] for j in range(i + 1, len(prelude)) if used[j])
+        used[i] = bool(re.search(rf"\b{prelude[i][0]}\b", text + "\n" + later))
+    kept = zip(prelude, used, strict=True)
+    return [f"{local} = {value}" for (local, value), keep in kept if keep]
 
 
 @dataclass(frozen=True)
@@ -258,9 +325,12 @@ def op_class(emitter: Emitter, op: ir.OpIR) -> ClassSpec:
     params = {p.name for p in op.params}
     names = dim_arg_names(_signature_dims(op), params)
     names.update({p.name: p.name for p in op.params})
+    followable = forward_params(op)
     init_args = [f"{names[d]}: int" for d in _signature_dims(op)]
     for p in op.params:
         annotation = {"int": "int", "float": "float", "bool": "bool"}[p.type]
+        if p.name in followable:  # a number, or a function of the input's dims (size_at)
+            annotation = "int | Callable[..., int]"
         default = f" = {py_value(p.default)}" if p.default is not None else ""
         init_args.append(f"{p.name}: {annotation}{default}")
     spec = ClassSpec(
@@ -272,7 +342,7 @@ def op_class(emitter: Emitter, op: ir.OpIR) -> ClassSpec:
         forward_lines=[],
         returns="",
     )
-    emitter.graph_body(op.graph, names, spec)
+    emitter.graph_body(op.graph, names, spec, followable, _signature_dims(op))
     return spec
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import jinja2
 
 from sedsl import TEMPLATES_DIR
+from sedsl.check.sizes import block_pins, edge_pins
 from sedsl.codegen.buffer import edge_buffers, fixed_buffer
 from sedsl.codegen.emit import (
     ClassSpec,
@@ -99,10 +100,14 @@ def render_space(space: ir.SpaceIR) -> dict[str, str]:
         call = f"check_requirements({', '.join(block_names.values())})"
         supernet_block.init_lines.insert(0, call)
         fixed_block.init_lines.insert(0, call)
+    pins = {e.py: edge_pins(space, e) for e in space.block.edges}
+    pins = {edge: labels for edge, labels in pins.items() if labels}
+    _guard_size(supernet_block, space, pins, supernet=True)
+    _guard_size(fixed_block, space, pins, supernet=False)
+    block_helpers = supernet_block.helpers & set(_runtime_helpers())
     all_specs = {**op_specs, **prim_specs}
     # runtime helpers the supernet block calls itself (e.g. tile_broadcast outside an edge):
     # ops.py defines them and supernet.py imports them from there
-    block_helpers = supernet_block.helpers & set(_runtime_helpers())
     ops_classes = _ordered(all_specs, set(all_specs))
     # fixed.py builds any genotype (a search's result too), so it carries every candidate
     fixed_classes = ops_classes
@@ -119,6 +124,7 @@ def render_space(space: ir.SpaceIR) -> dict[str, str]:
             space=space,
             imports=sorted(set(all_specs) | block_helpers),
             edges=edges,
+            pins=pins,
             block=supernet_block,
             checks=checks,
             check_args=check_args,
@@ -129,6 +135,7 @@ def render_space(space: ir.SpaceIR) -> dict[str, str]:
             classes=fixed_classes,
             helpers=_helpers(fixed_classes + [fixed_block]),
             edges=edges,
+            pins=pins,
             block=fixed_block,
             checks=checks,
             check_args=check_args,
@@ -194,6 +201,26 @@ def _block_spec(emitter: Emitter, space: ir.SpaceIR, names, edge_weights: bool) 
             )
     spec.init_lines = edge_lines + spec.init_lines
     return spec
+
+
+def _guard_size(spec: ClassSpec, space: ir.SpaceIR, pins: dict, supernet: bool) -> None:
+    """A block holding an op whose weights are shaped by H or W refuses another input size
+    (the ops follow from sedsl/check/sizes.py; PINS_SIZE lists the pinning candidates)."""
+    fixed_part = block_pins(space)
+    if not pins and fixed_part is None:
+        return
+    extra = f"[{fixed_part!r}] + " if fixed_part else ""
+    if supernet:  # every candidate runs
+        chosen = "[why for labels in PINS_SIZE.values() for why in labels.values()]"
+    else:
+        chosen = (
+            "[PINS_SIZE[edge][label] for edge, label in genotype.items() "
+            "if label in PINS_SIZE.get(edge, {})]"
+        )
+    spec.init_lines += ["self.size = (height, width)", f"self.pinned_by = {extra}{chosen}"]
+    x = space.block.graph.inputs[0][0]
+    spec.forward_lines.insert(0, f"check_size(self.pinned_by, self.size, {x})")
+    spec.helpers.add("check_size")
 
 
 def _ordered(specs: dict[str, ClassSpec], keep: set[str]) -> list[ClassSpec]:

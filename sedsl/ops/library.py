@@ -304,6 +304,10 @@ def _build() -> dict[str, Primitive]:
             params=(OVER,),
             arity=1,
             infer=lambda ctx, s, p: _pooled(s[0], p["over"]),
+            # InstanceNorm's weights per channel over hw; LayerNorm's over (H, W) over c
+            sized_by=lambda shapes, p: (
+                (shapes[0][1],) if p["over"] == "hw" else tuple(shapes[0][2:])
+            ),
             code=lambda c: Code(
                 "{m}(" + c.args[0] + ")",
                 init=f"NormL2Pool({', '.join(c.shapes[0][1:])}, {_axes(c.raw['over'])})",
@@ -386,6 +390,7 @@ def _build() -> dict[str, Primitive]:
             arity=1,
             infer=_affine_infer,
             code=_affine_code,
+            sized_by=lambda shapes, p: tuple(shapes[0][1:]),
         ),
         Primitive(
             name="mix",
@@ -399,6 +404,7 @@ def _build() -> dict[str, Primitive]:
             code=lambda c: Code(
                 "{m}(" + ", ".join(c.args) + ")", init=f"Mix({len(c.args)})", imports=("Mix",)
             ),
+            sized_by=lambda shapes, p: (),  # one weight per input
         ),
         Primitive(
             name="bn",

@@ -94,6 +94,22 @@ class Primitive:
     buffer: Callable[[Shape, dict[str, ParamValue]], Dim] | None = None
     returns_list: bool = False
     stateful: bool = False  # has weights or buffers, so each call site owns a module
+    # the dims its weights are shaped by, from the input shapes and parameters; None for the
+    # default of a stateful op: the input channels and every `dim` parameter. A weight
+    # shaped by H or W pins the module to the size it was built for.
+    sized_by: Callable[[list[Shape], dict[str, ParamValue]], tuple[Dim, ...]] | None = None
+
+    def weight_dims(self, shapes: list[Shape], params: dict[str, ParamValue]) -> tuple[Dim, ...]:
+        """The dims this op's weights are shaped by at one call (none if it has no weights)."""
+        if not self.stateful:
+            return ()
+        full = {p.name: p.default for p in self.params if p.default is not None}
+        full.update(params)
+        if self.sized_by is not None:
+            return self.sized_by(shapes, full)
+        channels = tuple(s[1] for s in shapes if len(s) > 1)
+        dims = tuple(v for p in self.params if isinstance(v := full.get(p.name), Dim))
+        return channels + dims
 
     def param(self, name: str) -> ParamSpec | None:
         return next((p for p in self.params if p.name == name), None)

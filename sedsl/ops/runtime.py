@@ -7,6 +7,8 @@ generated `fixed.py` standalone.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor, nn
 
@@ -43,6 +45,25 @@ def tile_broadcast(y: Tensor, tile_h: int, tile_w: int, height: int, width: int)
     """Nearest-neighbour broadcast of per-tile values back to the map (TSE, Figure A1)."""
     y = torch.repeat_interleave(y, tile_h, dim=-2)[:, :, :height, :]
     return torch.repeat_interleave(y, tile_w, dim=-1)[:, :, :, :width]
+
+
+def size_at(value: int | Callable[..., int], *dims: int) -> int:
+    """A size given as a number, or as a function of the input's dims (`lambda channels,
+    height, width: height` for a tile as high as the map), evaluated at the dims of the
+    input at hand so that it follows the input."""
+    return value(*dims) if callable(value) else value
+
+
+def check_size(pinned_by: list[str], built: tuple[int, int], x: Tensor) -> None:
+    """Refuse an input of another height or width than the block was built for when one of
+    its ops (`pinned_by`) has weights shaped by them (an affine map per position, LayerNorm
+    over (H, W)): at another size the block would compute another function, or fail."""
+    given = (x.shape[-2], x.shape[-1])
+    if pinned_by and given != built:
+        raise ValueError(
+            f"{pinned_by[0]} has weights shaped by the input's height and width: built for "
+            f"{built[0]} x {built[1]}, given {given[0]} x {given[1]}"
+        )
 
 
 class Mix(nn.Module):

@@ -1,0 +1,207 @@
+"""Which candidates compute their function at any input size, and which pin the size.
+
+A size written in terms of the input's dims (a tile `h=H`, a broadcast back to H x W) is
+recomputed from the input at forward, so a generated module follows its input. A module
+whose weights are shaped by H or W (an affine map per position, LayerNorm over (H, W))
+computes its function only at the size it was built for: it pins the size, and the
+generated block refuses another one with a ValueError.
+
+The rule for a size handed to a composite op (`tse(th=H)`): when the op reads that
+parameter only at forward and every symbol of the value is an axis of the op's own input,
+the generated code passes it as a function of the op's dims, evaluated at forward
+(`rebase`). Otherwise it is fixed when the module is built, and its symbols are pinned.
+
+Pins are worked out per graph in the graph's own symbols (a composite op's `H`, its
+parameters), then mapped through each call to the caller's, as the buffer model does.
+"""
+
+from __future__ import annotations
+
+from sedsl.language import ir
+from sedsl.ops.library import PRIMITIVES
+from sedsl.ops.primitive import ParamValue, Shape
+from sedsl.shapes.dims import Dim
+
+Pins = dict[str, str]  # a symbol of the graph -> what pins it, for the message
+
+
+def lone_symbol(d: Dim) -> str | None:
+    """The symbol when `d` is exactly one symbol (`H`), else None (`H // 2`, `1`)."""
+    if len(d.terms) != 1:
+        return None
+    mono, coeff = d.terms[0]
+    if coeff == 1 and len(mono) == 1 and mono[0][1] == 1 and isinstance(mono[0][0], str):
+        return mono[0][0]
+    return None
+
+
+def input_axes(graph: ir.Graph) -> dict[str, tuple[str, int]]:
+    """Each symbol that is a whole axis of a tensor input -> (input name, axis): the sizes a
+    module can read from its input at forward."""
+    axes: dict[str, tuple[str, int]] = {}
+    for name, shape in graph.inputs:
+        for axis, d in enumerate(shape):
+            symbol = lone_symbol(d)
+            if symbol is not None:
+                axes.setdefault(symbol, (name, axis))
+    return axes
+
+
+def rebase(value: Dim, declared: Shape, actual: Shape) -> Dim | None:
+    """`value`, in the caller's symbols, over the callee's input dims (`H` of the caller is
+    the callee's `H` when the callee's input axis `H` receives it); None if some symbol of
+    it is not a whole axis of the callee's input."""
+    mapping: dict[str, Dim] = {}
+    for d, a in zip(declared, actual, strict=False):
+        own, theirs = lone_symbol(d), lone_symbol(a)
+        if own is not None and theirs is not None:
+            mapping.setdefault(theirs, Dim.sym(own))
+    if not value.symbols() <= mapping.keys():
+        return None
+    return value.subs(mapping)
+
+
+def forward_params(op: ir.OpIR) -> frozenset[str]:
+    """The int parameters of `op` that only its forward reads (tile sizes), never its
+    constructor (widths of weights): these can follow the input."""
+    forward: set[str] = set()
+    for expr in _exprs(op.graph):
+        for call in _forward_prim_calls(expr):
+            for _, value in call.params:
+                if isinstance(value, Dim):
+                    forward |= value.symbols()
+    built: set[str] = set()
+    for m in op.graph.modules:
+        for _, value in m.params:
+            if isinstance(value, Dim):
+                built |= value.symbols()
+    ints = {p.name for p in op.params if p.type == "int"}
+    return frozenset((forward - built) & ints)
+
+
+def graph_pins(
+    space: ir.SpaceIR, graph: ir.Graph, followable: frozenset[str] = frozenset()
+) -> Pins:
+    """The symbols of `graph` that shape its weights or that its forward cannot recompute
+    (`followable`: parameters evaluated at forward, see `call_pins`)."""
+    pins: Pins = {}
+    for m in graph.modules:
+        if m.kind == "prim":
+            prim = PRIMITIVES[m.target]
+            for d in prim.weight_dims(list(m.input_shapes), dict(m.params)):
+                _add(pins, d, f"`{m.target}`")
+        elif m.kind == "op":
+            callee = space.op(m.target)
+            for symbol, why in call_pins(space, callee, m.input_shapes, m.params).items():
+                pins.setdefault(symbol, why)
+    readable = input_axes(graph).keys() | followable
+    for expr in _exprs(graph):
+        for call in _forward_prim_calls(expr):
+            for _, value in call.params:
+                if isinstance(value, Dim):
+                    for symbol in value.symbols() - readable:
+                        pins.setdefault(symbol, f"`{call.prim}`")
+    return pins
+
+
+def call_pins(
+    space: ir.SpaceIR,
+    op: ir.OpIR,
+    input_shapes: tuple[Shape, ...],
+    params: tuple[tuple[str, ParamValue], ...],
+) -> Pins:
+    """The pins of a call of composite `op`, in the caller's symbols."""
+    mapping: dict[str, Dim] = {}
+    for (_, declared), actual in zip(op.graph.inputs, input_shapes, strict=False):
+        for d, a in zip(declared, actual, strict=False):
+            symbol = lone_symbol(d)
+            if symbol is not None:
+                mapping.setdefault(symbol, a)
+    given = dict(params)
+    mapping.update(op.param_dims(given))
+    pins: Pins = {}
+    followable = forward_params(op)
+    for symbol, why in graph_pins(space, op.graph, followable).items():
+        where = why if why.endswith(f"of `{op.name}`") else f"{why} of `{op.name}`"
+        _add(pins, mapping.get(symbol, Dim.sym(symbol)), where)
+    declared = op.graph.inputs[0][1]
+    for name in sorted(followable):
+        value = given.get(name)
+        if isinstance(value, Dim) and rebase(value, declared, input_shapes[0]) is None:
+            _add(pins, value, f"`{op.name}`'s `{name}`")
+    return pins
+
+
+def candidate_pins(space: ir.SpaceIR, opset: ir.OpSetIR, cand: ir.CandidateIR) -> Pins:
+    """The pins of one candidate, in the op set's symbols."""
+    if cand.kind == "prim":
+        pins: Pins = {}
+        for d in PRIMITIVES[cand.op].weight_dims([opset.input], dict(cand.params)):
+            _add(pins, d, f"`{cand.op}`")
+        return pins
+    return call_pins(space, space.op(cand.op), (opset.input,), cand.params)
+
+
+def spatial_symbols(space: ir.SpaceIR) -> frozenset[str]:
+    """The block's height and width symbols: the sizes an input may change."""
+    return frozenset(s for d in space.block.input[2:] if (s := lone_symbol(d)) is not None)
+
+
+def edge_pins(space: ir.SpaceIR, edge: ir.EdgeIR) -> dict[str, str]:
+    """For each candidate of `edge` that pins the block's height or width, what pins it."""
+    opset = space.opset(edge.opset)
+    to_edge = {}
+    for d, a in zip(opset.input, edge.input, strict=False):
+        symbol = lone_symbol(d)
+        if symbol is not None:
+            to_edge[symbol] = a
+    spatial = spatial_symbols(space)
+    out = {}
+    for cand in opset.candidates:
+        for symbol, why in candidate_pins(space, opset, cand).items():
+            if Dim.sym(symbol).subs(to_edge).symbols() & spatial:
+                out[cand.label] = f"{why} (candidate `{cand.label}` of `{opset.name}`)"
+                break
+    return out
+
+
+def block_pins(space: ir.SpaceIR) -> str | None:
+    """What pins the block's size outside its searched edges, if anything."""
+    spatial = spatial_symbols(space)
+    for symbol, why in graph_pins(space, space.block.graph).items():
+        if symbol in spatial:
+            return why
+    return None
+
+
+# ---- walking ---------------------------------------------------------------------------
+
+
+def _add(pins: Pins, d: Dim, why: str) -> None:
+    for symbol in sorted(d.symbols()):
+        pins.setdefault(symbol, why)
+
+
+def _exprs(graph: ir.Graph):
+    return [n.expr for n in graph.nodes] + [graph.output]
+
+
+def _forward_prim_calls(expr):
+    """Primitive calls without weights in `expr`: their parameters are read at forward."""
+    if isinstance(expr, ir.PrimCall):
+        if expr.module is None:
+            yield expr
+        for arg in expr.args:
+            yield from _forward_prim_calls(arg)
+    elif isinstance(expr, ir.OpCall):
+        for arg in expr.args:
+            yield from _forward_prim_calls(arg)
+    elif isinstance(expr, ir.EdgeCall):
+        yield from _forward_prim_calls(expr.arg)
+    elif isinstance(expr, ir.BinOp):
+        yield from _forward_prim_calls(expr.left)
+        yield from _forward_prim_calls(expr.right)
+    elif isinstance(expr, ir.Neg):
+        yield from _forward_prim_calls(expr.operand)
+    elif isinstance(expr, ir.Item):
+        yield from _forward_prim_calls(expr.base)
