@@ -397,7 +397,7 @@ class Tiled(nn.Module):
 # The candidates whose weights are shaped by the input's height or width: a block holding
 # one computes its function only at the size it was built for, and refuses another.
 PINS_SIZE: dict[str, dict[str, str]] = {
-    "e_sp": {"affine": "`affine` (candidate `affine` of `excite_sp`)"},
+    "e_sp": {"affine": "`affine` of `sig_affine` (candidate `affine` of `excite_sp`)"},
     "s_sp1": {"in_l2": "`norm_l2_pool` (candidate `in_l2` of `squeeze_sp`)"},
     "s_sp2": {"in_l2": "`norm_l2_pool` (candidate `in_l2` of `squeeze_sp`)"},
 }
