@@ -30,21 +30,26 @@ class Identity(nn.Module):
         return x
 
 
+def separable_layers(c: int, out: int) -> list[nn.Module]:
+    """DARTS' SepConv body as AutoLA has it (no leading ReLU): dw 3x3, pw, BN, ReLU, dw 3x3,
+    pw c -> out, BN(out); no biases."""
+    return [
+        nn.Conv2d(c, c, 3, padding=1, groups=c, bias=False),
+        nn.Conv2d(c, c, 1, bias=False),
+        nn.BatchNorm2d(c),
+        nn.ReLU(),
+        nn.Conv2d(c, c, 3, padding=1, groups=c, bias=False),
+        nn.Conv2d(c, out, 1, bias=False),
+        nn.BatchNorm2d(out),
+    ]
+
+
 class SepConv(nn.Module):
-    """'sep_conv_3x3': x * (dw 3x3, pw, BN, ReLU, dw 3x3, pw, BN, sigmoid)(x); no biases."""
+    """'sep_conv_3x3': x * sigmoid(separable_layers(x))."""
 
     def __init__(self, c: int) -> None:
         super().__init__()
-        self.op = nn.Sequential(
-            nn.Conv2d(c, c, 3, padding=1, groups=c, bias=False),
-            nn.Conv2d(c, c, 1, bias=False),
-            nn.BatchNorm2d(c),
-            nn.ReLU(),
-            nn.Conv2d(c, c, 3, padding=1, groups=c, bias=False),
-            nn.Conv2d(c, c, 1, bias=False),
-            nn.BatchNorm2d(c),
-            nn.Sigmoid(),
-        )
+        self.op = nn.Sequential(*separable_layers(c, c), nn.Sigmoid())
 
     def forward(self, x: Tensor) -> Tensor:
         return self.op(x) * x
@@ -67,20 +72,11 @@ class DilConv(nn.Module):
 
 
 class SepConvAttention(nn.Module):
-    """'sep_conv_3x3_spatial': on the (max, mean) pair, dw 3x3, pw 2 -> 2, BN, ReLU, dw 3x3,
-    pw 2 -> 1, BN; x * sigmoid of that."""
+    """'sep_conv_3x3_spatial': separable_layers(2, 1) on the (max, mean) pair; x * sigmoid."""
 
     def __init__(self, c: int) -> None:
         super().__init__()
-        self.op = nn.Sequential(
-            nn.Conv2d(2, 2, 3, padding=1, groups=2, bias=False),
-            nn.Conv2d(2, 2, 1, bias=False),
-            nn.BatchNorm2d(2),
-            nn.ReLU(),
-            nn.Conv2d(2, 2, 3, padding=1, groups=2, bias=False),
-            nn.Conv2d(2, 1, 1, bias=False),
-            nn.BatchNorm2d(1),
-        )
+        self.op = nn.Sequential(*separable_layers(2, 1))
 
     def forward(self, x: Tensor) -> Tensor:
         return x * torch.sigmoid(self.op(channel_pool(x)))
