@@ -576,5 +576,14 @@ def train(space_dir, genotype, dataset, data_dir, download, backbone, out, quiet
     click.echo(str(result))
 
 
+def _register_swap_commands() -> None:
+    from sedsl.swap.commands import evaluate, swap
+
+    main.add_command(swap)
+    main.add_command(evaluate)
+
+
+_register_swap_commands()
+
 if __name__ == "__main__":
     main()

@@ -54,10 +54,20 @@ def environments(space: ir.SpaceIR) -> list[tuple[str, dict[str, int | float]]]:
     """One binding of every dim and parameter per declared instantiation point."""
     params = space.param_env()
     return [
-        (point_set.name, {**params, **dict(point)})
+        (point_set.name, _with_defaults(space, {**params, **dict(point)}))
         for point_set in space.point_sets
         for point in point_set.points
     ]
+
+
+def _with_defaults(space: ir.SpaceIR, env: dict) -> dict:
+    """A point that does not give an insertion-point dim takes its default (`dim Cin = C`)."""
+    for d in space.point_dims:
+        if d.name not in env and d.default is not None:
+            value = _value(d.default, env)
+            if value is not None:
+                env[d.name] = int(value) if value.denominator == 1 else value
+    return env
 
 
 def check_space(space: ir.SpaceIR, diagnostics: Diagnostics) -> CheckReport:

@@ -46,6 +46,17 @@ class GenerateError(Exception):
 
 
 @dataclass(frozen=True)
+class PointDims:
+    """The insertion-point dims (`dim Cin = C`) as the generated constructors take them:
+    keyword-only arguments after (channels, height, width), passed on to every factory."""
+
+    signature: str = ""  # ", *, cin: int | None = None"
+    passing: str = ""  # ", cin=cin"
+    args: str = ""  # ", cin" (the factories' extra positional parameters)
+    defaults: tuple[str, ...] = ()  # "cin = channels if cin is None else cin"
+
+
+@dataclass(frozen=True)
 class EdgeSpec:
     py: str
     candidates: tuple[tuple[str, str], ...]  # (label, constructor expression)
@@ -91,15 +102,19 @@ def render_space(space: ir.SpaceIR) -> dict[str, str]:
         if c.kind == "prim"
     }
     block_names = dim_arg_names(_block_symbols(space), set())
-    edges = tuple(_edge_spec(emitter, space, e) for e in space.block.edges)
+    point_names = _point_names(space, block_names)
+    block_names = {**block_names, **point_names}
+    point = _point_dims(emitter, space, block_names, point_names)
     checks = requirement_checks(emitter, block_names)
     check_args = ", ".join(f"{name}: int" for name in block_names.values())
-    supernet_block = _block_spec(emitter, space, block_names, edge_weights=True)
-    fixed_block = _block_spec(emitter, space, block_names, edge_weights=False)
+    edges = tuple(_edge_spec(emitter, space, e, point_names) for e in space.block.edges)
+    supernet_block = _block_spec(emitter, space, block_names, edge_weights=True, point=point)
+    fixed_block = _block_spec(emitter, space, block_names, edge_weights=False, point=point)
     if checks:
         call = f"check_requirements({', '.join(block_names.values())})"
-        supernet_block.init_lines.insert(0, call)
-        fixed_block.init_lines.insert(0, call)
+        # after the point dims' defaults (`cin = channels if cin is None else cin`)
+        supernet_block.init_lines.insert(len(point.defaults), call)
+        fixed_block.init_lines.insert(len(point.defaults), call)
     pins = {e.py: edge_pins(space, e) for e in space.block.edges}
     pins = {edge: labels for edge, labels in pins.items() if labels}
     _guard_size(supernet_block, space, pins, supernet=True)
@@ -128,6 +143,7 @@ def render_space(space: ir.SpaceIR) -> dict[str, str]:
             block=supernet_block,
             checks=checks,
             check_args=check_args,
+            point=point,
         ),
         "fixed.py": _render(
             "fixed.py.j2",
@@ -139,6 +155,7 @@ def render_space(space: ir.SpaceIR) -> dict[str, str]:
             block=fixed_block,
             checks=checks,
             check_args=check_args,
+            point=point,
             genotypes=[_genotype_view(space, g) for g in space.genotypes],
         ),
     }
@@ -161,12 +178,39 @@ def _block_symbols(space: ir.SpaceIR) -> tuple[str, ...]:
     return tuple(str(d) for d in space.block.input[1:] if len(d.terms) == 1 and d.symbols())
 
 
-def _edge_spec(emitter, space, edge: ir.EdgeIR) -> EdgeSpec:
+def _point_names(space: ir.SpaceIR, block_names: dict[str, str]) -> dict[str, str]:
+    taken = {*block_names.values(), "genotype", "alphas", "self"}
+    return dim_arg_names(tuple(d.name for d in space.point_dims), taken)
+
+
+def _point_dims(emitter, space: ir.SpaceIR, names, point_names) -> PointDims:
+    if not space.point_dims:
+        return PointDims()
+    signature, defaults = [], []
+    for d in space.point_dims:
+        arg = point_names[d.name]
+        if d.default is None:
+            signature.append(f"{arg}: int")
+        else:
+            signature.append(f"{arg}: int | None = None")
+            default = emitter.dim(d.default, names)
+            defaults.append(f"{arg} = {default} if {arg} is None else {arg}  # dim {d.name}")
+    args = [point_names[d.name] for d in space.point_dims]
+    return PointDims(
+        signature=", *, " + ", ".join(signature),
+        passing="".join(f", {a}={a}" for a in args),
+        args="".join(f", {a}" for a in args),
+        defaults=tuple(defaults),
+    )
+
+
+def _edge_spec(emitter, space, edge: ir.EdgeIR, point_names: dict[str, str]) -> EdgeSpec:
     """Each candidate's constructor in terms of the factory's (channels, height, width),
-    which the block passes sized for this edge's input."""
+    which the block passes sized for this edge's input, and the insertion-point dims."""
     opset = space.opset(edge.opset)
     symbols = [str(d) for d in opset.input[1:]]
     names = {s: n for s, n in zip(symbols, ("channels", "height", "width"), strict=False)}
+    names.update(point_names)
     ctors = tuple(
         (c.label, construct_candidate(emitter, opset, c, opset.input, names))
         for c in opset.candidates
@@ -174,7 +218,9 @@ def _edge_spec(emitter, space, edge: ir.EdgeIR) -> EdgeSpec:
     return EdgeSpec(edge.py, ctors)
 
 
-def _block_spec(emitter: Emitter, space: ir.SpaceIR, names, edge_weights: bool) -> ClassSpec:
+def _block_spec(
+    emitter: Emitter, space: ir.SpaceIR, names, edge_weights: bool, point: PointDims
+) -> ClassSpec:
     block = space.block
     spec = ClassSpec(
         name=class_name(block.name) + ("Supernet" if edge_weights else "Block"),
@@ -189,7 +235,7 @@ def _block_spec(emitter: Emitter, space: ir.SpaceIR, names, edge_weights: bool) 
     emitter.graph_body(block.graph, names, spec)
     edge_lines = []
     for edge in block.edges:
-        dims = ", ".join(emitter.dim(d, names) for d in edge.input[1:])
+        dims = ", ".join(emitter.dim(d, names) for d in edge.input[1:]) + point.args
         if edge_weights:
             edge_lines.append(
                 f"self.{edge.py} = MixedOp([factory({dims}) for factory in "
@@ -199,7 +245,7 @@ def _block_spec(emitter: Emitter, space: ir.SpaceIR, names, edge_weights: bool) 
             edge_lines.append(
                 f'self.{edge.py} = CANDIDATE_FACTORIES["{edge.py}"][genotype["{edge.py}"]]({dims})'
             )
-    spec.init_lines = edge_lines + spec.init_lines
+    spec.init_lines = [*point.defaults, *edge_lines, *spec.init_lines]
     return spec
 
 
@@ -327,6 +373,9 @@ def manifest(space: ir.SpaceIR) -> str:
         "source_sha256": space.source_sha256,
         "params": {p.name: p.value for p in space.params},
         "input": [str(d) for d in space.block.input],
+        # dims beyond the input's that each insertion point gives the block (`dim Cin = C`),
+        # with the keyword of build_fixed / SupernetBlock that takes each, and its default
+        **({"dims": _manifest_dims(space)} if space.point_dims else {}),
         "edges": [
             {
                 "name": e.py,
@@ -347,6 +396,19 @@ def manifest(space: ir.SpaceIR) -> str:
         "recipe": dict(space.recipe),
     }
     return json.dumps(data, indent=2) + "\n"
+
+
+def _manifest_dims(space: ir.SpaceIR) -> list[dict]:
+    names = _point_names(space, dim_arg_names(_block_symbols(space), set()))
+    return [
+        {
+            "name": d.name,
+            "arg": names[d.name],
+            "default": None if d.default is None else str(d.default),
+            "doc": d.doc,
+        }
+        for d in space.point_dims
+    ]
 
 
 # ---- writing --------------------------------------------------------------------------

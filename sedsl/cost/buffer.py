@@ -37,18 +37,28 @@ def block_buffer_exprs(manifest: Mapping[str, Any], choices: Mapping[str, str]) 
     return exprs
 
 
-def point_env(manifest: Mapping[str, Any], shape: tuple[int, int, int]) -> dict[str, int]:
-    """The block's input symbols (C, H, W as the space names them) bound to `shape`."""
+def point_env(
+    manifest: Mapping[str, Any], point: tuple[int, int, int] | Mapping[str, int]
+) -> dict[str, int]:
+    """The block's input symbols (C, H, W as the space names them) bound to `point`, a
+    (C, H, W) or the dims an insertion point provides (C, H, W and e.g. Cin)."""
     names = [str(d) for d in manifest["input"][1:]]
     if len(names) != 3 or not all(n.isidentifier() for n in names):
         raise ManifestError(f"the block's input {manifest['input']} is not [B, C, H, W]")
     env = {k: v for k, v in (manifest.get("params") or {}).items() if type(v) is int}
+    if isinstance(point, Mapping):
+        shape = (point["C"], point["H"], point["W"])
+        env.update({k: v for k, v in point.items() if k not in ("C", "H", "W")})
+    else:
+        shape = tuple(point)
     env.update(zip(names, shape, strict=True))
     return env
 
 
 def block_buffer(
-    manifest: Mapping[str, Any], choices: Mapping[str, str], shape: tuple[int, int, int]
+    manifest: Mapping[str, Any],
+    choices: Mapping[str, str],
+    shape: tuple[int, int, int] | Mapping[str, int],
 ) -> int:
     """Elements (per sample) the block must hold back at an insertion point of `shape`."""
     env = point_env(manifest, shape)

@@ -37,6 +37,7 @@ class PointCost:
     params: int
     macs: int
     buffer_elements: int
+    dims: dict[str, int] = field(default_factory=dict)  # every dim the point provides
 
 
 @dataclass
@@ -64,7 +65,7 @@ class CostReport:
     num_classes: int
     attention: AttentionTotals
     network: Totals
-    plain: Totals  # the backbone without the block (RegNetY: its SE removed): network - attention
+    plain: Totals  # the backbone without the block (an SE network: its SE removed): network - attention
     points: list[PointCost] = field(default_factory=list)
     notes: dict[str, str] = field(default_factory=dict)
 
@@ -84,23 +85,32 @@ def cost(
     from sedsl.cost.network import (
         BackboneError,
         build_network,
+        canonical_backbone,
         default_input_size,
         default_num_classes,
     )
     from sedsl.cost.params import count_params
+    from sedsl.search.errors import SearchError
 
     space, choices = _resolve(space_dir, genotype)
+    try:
+        backbone = canonical_backbone(backbone)
+    except BackboneError as exc:
+        raise CostError(str(exc)) from exc
     size = default_input_size(backbone) if input_size is None else input_size
     classes = default_num_classes(backbone) if num_classes is None else num_classes
     if size < 1 or classes < 1:
         raise CostError("--input-size and --num-classes must be positive")
 
-    def factory(c: int, h: int, w: int):
-        return space.fixed.build_fixed(choices, c, h, w)
+    def factory(dims):
+        extra = space.dim_kwargs(dims, f"backbone {backbone}")
+        return space.fixed.build_fixed(choices, dims["C"], dims["H"], dims["W"], **extra)
 
     try:
         net = build_network(backbone, factory, size, classes)
     except BackboneError as exc:
+        raise CostError(str(exc)) from exc
+    except SearchError as exc:  # a dim the space names and the backbone does not provide
         raise CostError(str(exc)) from exc
     except (RuntimeError, ValueError) as exc:  # e.g. an input too small for the backbone
         raise CostError(f"cannot build {backbone} at {size}x{size}: {exc}") from exc
@@ -108,13 +118,21 @@ def cost(
     network_params = count_params(net.model)
     block_params = [count_params(block) for _, block in net.blocks]
     try:
-        buffers = [block_buffer(space.manifest, choices, shape) for shape, _ in net.blocks]
+        buffers = [block_buffer(space.manifest, choices, dims) for dims, _ in net.blocks]
     except ManifestError as exc:
         raise CostError(f"{space.path}: {exc}") from exc
     network_macs = count_macs(net.model, (1, 3, size, size))
     points = [
-        PointCost(c, h, w, params=n, macs=count_macs(block, (1, c, h, w)), buffer_elements=b)
-        for ((c, h, w), block), n, b in zip(net.blocks, block_params, buffers, strict=True)
+        PointCost(
+            dims["C"],
+            dims["H"],
+            dims["W"],
+            params=n,
+            macs=count_macs(block, (1, dims["C"], dims["H"], dims["W"])),
+            buffer_elements=b,
+            dims=dict(dims),
+        )
+        for (dims, block), n, b in zip(net.blocks, block_params, buffers, strict=True)
     ]
     attention = AttentionTotals(
         params=sum(p.params for p in points),

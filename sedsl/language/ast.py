@@ -207,6 +207,16 @@ class Param:
 
 
 @dataclass(frozen=True)
+class DimDecl:
+    """`dim Cin = C`: a dimension of the insertion point beyond the block input's C, H, W."""
+
+    name: str
+    default: Expr | None
+    doc: str | None = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
 class OpDef:
     name: str
     params: tuple[TensorParam | ScalarParam, ...]
@@ -293,7 +303,19 @@ class Recipe:
     span: Span = _span()
 
 
-Decl = SpaceDecl | Import | Param | OpDef | OpSet | Block | Require | Check | Genotype | Recipe
+Decl = (
+    SpaceDecl
+    | Import
+    | Param
+    | DimDecl
+    | OpDef
+    | OpSet
+    | Block
+    | Require
+    | Check
+    | Genotype
+    | Recipe
+)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from sedsl.language import ast
 INDENT = "  "
 MAX_WIDTH = 100  # a longer line is wrapped at the top-level operators of its expression
 _BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n")
-_DOCUMENTED = (ast.Param, ast.OpDef, ast.OpSet, ast.Block, ast.Genotype)
+_DOCUMENTED = (ast.Param, ast.DimDecl, ast.OpDef, ast.OpSet, ast.Block, ast.Genotype)
 _ATOM_PRECEDENCE = 9  # names, numbers, calls and indexing bind tightest
 
 
@@ -255,6 +255,10 @@ def _decl_item(decl: ast.Decl) -> _Item:
             return _simple(decl, f"import {format_string(path.value)}")
         case ast.Param(name=name, type=type_, default=default):
             return _simple(decl, _wrapped(f"param {name}: {type_.id} =", default, 0))
+        case ast.DimDecl(name=name, default=None):
+            return _simple(decl, f"dim {name}")
+        case ast.DimDecl(name=name, default=default):
+            return _simple(decl, _wrapped(f"dim {name} =", default, 0))
         case ast.OpDef():
             header = "op " + _signature(decl.name, decl.params, decl.result)
             if decl.one_line and not decl.body:

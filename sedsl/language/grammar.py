@@ -265,6 +265,10 @@ class _ToAst(Transformer):
         type_name = ast.Name(str(type_), span=self._tspan(type_))
         return ast.Param(str(name), type_name, default, span=self._span(meta))
 
+    def dim_decl(self, meta, children):
+        name, default = children
+        return ast.DimDecl(str(name), default, span=self._span(meta))
+
     def op_decl(self, meta, children):
         name, params, result, (body, returns, one_line) = children
         return ast.OpDef(

@@ -240,6 +240,16 @@ class ParamIR:
 
 
 @dataclass(frozen=True)
+class PointDimIR:
+    """`dim Cin = C`: a dim the insertion point provides beyond the block input's."""
+
+    name: str
+    default: Dim | None  # over the block input's dims and int params; None: must be given
+    doc: str | None
+    span: Span
+
+
+@dataclass(frozen=True)
 class Requirement:
     lhs: Dim
     op: str
@@ -263,6 +273,7 @@ class SpaceIR:
     requirements: tuple[Requirement, ...]
     recipe: tuple[tuple[str, int | float | bool | str], ...]
     claims: tuple[Claim, ...] = field(repr=False, default=())
+    point_dims: tuple[PointDimIR, ...] = ()
 
     def opset(self, name: str) -> OpSetIR:
         return next(s for s in self.opsets if s.name == name)

@@ -45,6 +45,7 @@ class _Decls:
     params: dict[str, ast.Param] = field(default_factory=dict)
     ops: dict[str, ast.OpDef] = field(default_factory=dict)
     opsets: dict[str, ast.OpSet] = field(default_factory=dict)
+    dims: dict[str, ast.DimDecl] = field(default_factory=dict)  # insertion-point dims
     spans: dict[str, Span] = field(default_factory=dict)  # any top-level name
 
 
@@ -105,7 +106,8 @@ class Resolver:
             )
         block, block_claims, dims = self._block(blocks[0], opsets) if blocks else (None, (), ())
         genotypes = self._genotypes(main, block, opsets)
-        points = self._points(main, dims)
+        point_dims = self._point_dims(dims)
+        points = self._points(main, dims, point_dims)
         requirements = self._requirements(main, dims)
         recipe = self._recipe(main)
         if block is not None or not blocks:  # a block that failed to build uses nothing
@@ -153,6 +155,7 @@ class Resolver:
             requirements=requirements,
             recipe=recipe,
             claims=unsearched + block_claims,
+            point_dims=point_dims,
         )
 
     def _load(self, path: Path, display: str, stack: tuple[Path, ...]) -> ast.Module | None:
@@ -164,7 +167,9 @@ class Resolver:
         for decl in module.decls:
             if isinstance(decl, ast.Import):
                 self._import(decl, path, stack + (path.resolve(),))
-            elif isinstance(decl, ast.Param | ast.OpDef | ast.OpSet):
+            elif isinstance(decl, ast.Param | ast.OpDef | ast.OpSet) or (
+                isinstance(decl, ast.DimDecl) and not stack  # the main file's contract
+            ):
                 self._declare(decl)
             elif stack and not isinstance(decl, ast.SpaceDecl):
                 self.diag.warning(
@@ -216,7 +221,7 @@ class Resolver:
         )
         self._load(target, display, stack)
 
-    def _declare(self, decl: ast.Param | ast.OpDef | ast.OpSet) -> None:
+    def _declare(self, decl: ast.Param | ast.DimDecl | ast.OpDef | ast.OpSet) -> None:
         name = decl.name
         if name in self.decls.spans:
             first = self.decls.spans[name]
@@ -228,7 +233,7 @@ class Resolver:
                 labels=(Label(first, "first defined here"),),
             )
             return
-        if name in PRIMITIVES and not isinstance(decl, ast.Param):
+        if name in PRIMITIVES and not isinstance(decl, ast.Param | ast.DimDecl):
             self.diag.error(
                 "E011",
                 f"`{name}` is a primitive op and cannot be redefined",
@@ -241,6 +246,7 @@ class Resolver:
             ast.Param: self.decls.params,
             ast.OpDef: self.decls.ops,
             ast.OpSet: self.decls.opsets,
+            ast.DimDecl: self.decls.dims,
         }
         table[type(decl)][name] = decl
 
@@ -312,6 +318,7 @@ class Resolver:
             ("parameter", self.decls.params),
             ("op", self.decls.ops),
             ("op set", self.decls.opsets),
+            ("dimension", self.decls.dims),
         ):
             for name, decl in table.items():
                 check_python_name(self.diag, name, decl.span, kind)
@@ -354,7 +361,13 @@ class Resolver:
                 scope[name] = SV(Dim.sym(name))
             else:
                 scope[name] = SV(value)
+        for name in self.decls.dims:  # insertion-point dims: symbols, like the block's C
+            scope[name] = SV(Dim.sym(name))
         return scope
+
+    def _binding_scope(self, scope: dict[str, Value]) -> dict[str, Value]:
+        """A signature's bare names bind new dims even where a `dim` has the same name."""
+        return {k: v for k, v in scope.items() if k not in self.decls.dims}
 
     # ---- composite ops ----------------------------------------------------------------
     def op_ir(self, name: str) -> ir.OpIR | None:
@@ -464,7 +477,7 @@ class Resolver:
     def _opset(self, decl: ast.OpSet) -> ir.OpSetIR | None:
         scope = self.space_scope()
         dims: list[str] = []
-        input_shape = self._declared_shape(decl.input.shape, scope, bind=dims)
+        input_shape = self._declared_shape(decl.input.shape, self._binding_scope(scope), bind=dims)
         if input_shape is None:
             return None
         full = {**scope, **{d: SV(Dim.sym(d)) for d in dims}}
@@ -537,7 +550,7 @@ class Resolver:
         check_python_name(self.diag, decl.name, decl.span, "block")
         scope = self.space_scope()
         dims: list[str] = []
-        shape = self._declared_shape(decl.input.shape, scope, bind=dims)
+        shape = self._declared_shape(decl.input.shape, self._binding_scope(scope), bind=dims)
         if shape is None:
             return None, (), tuple(dims)
         full = {**scope, **{d: SV(Dim.sym(d)) for d in dims}}
@@ -643,18 +656,59 @@ class Resolver:
         ordered = tuple((e.py, chosen[e.py]) for e in block.edges if e.py in chosen)
         return ir.GenotypeIR(decl.name, decl.doc, ordered, decl.span)
 
-    def _points(self, main, dims: tuple[str, ...]) -> tuple[ir.PointSet, ...]:
+    def _point_dims(self, block_dims: tuple[str, ...]) -> tuple[ir.PointDimIR, ...]:
+        """`dim Cin = C`: each default is an integer expression over the block input's dims
+        and the int parameters, evaluated wherever a point or a backbone does not give it."""
+        scope = {k: v for k, v in self.space_scope().items() if k not in self.decls.dims}
+        scope.update({d: SV(Dim.sym(d)) for d in block_dims})
         result = []
+        for decl in self.decls.dims.values():
+            if decl.name in block_dims:
+                self.diag.error(
+                    "E011",
+                    f"`{decl.name}` is already a dimension of the block's input",
+                    decl.span,
+                    help="an insertion-point dim names what the block's input does not",
+                )
+                continue
+            default = None
+            if decl.default is not None:
+                default = self.scalar_expr(decl.default, scope)
+                if not isinstance(default, Dim):
+                    if default is not None:
+                        self.diag.error(
+                            "E012",
+                            "a dim's default is an integer expression, e.g. `C`",
+                            decl.default.span,
+                        )
+                    continue
+            result.append(ir.PointDimIR(decl.name, default, decl.doc, decl.span))
+        return tuple(result)
+
+    def _points(self, main, block_dims, point_dims) -> tuple[ir.PointSet, ...]:
+        result = []
+        dims = (*block_dims, *(d.name for d in point_dims))
         for decl in (d for d in main.decls if isinstance(d, ast.Check)):
             bad = [d for d in decl.dims if d.id not in dims]
             for d in bad:
                 self.diag.error(
                     "E041",
-                    f"`{d.id}` is not a dimension of the block's input",
+                    f"`{d.id}` is not a dimension of the block's input or a `dim` of the space",
                     d.span,
-                    notes=("the block's input dims are " + ", ".join(dims),) if dims else (),
+                    notes=("the dims are " + ", ".join(dims),) if dims else (),
                     help=did_you_mean(d.id, dims),
                 )
+            given = {d.id for d in decl.dims}
+            for d in point_dims:
+                if d.default is None and d.name not in given:
+                    bad.append(d)
+                    self.diag.error(
+                        "E041",
+                        f"check `{decl.name}` does not give `{d.name}`, which has no default",
+                        decl.span,
+                        labels=(Label(d.span, f"`{d.name}` is declared here"),),
+                        help=f"list it, e.g. `check {decl.name} (C, H, W, {d.name}) in [...]`",
+                    )
             points = []
             for point in decl.points:
                 if len(point) != len(decl.dims):

@@ -427,6 +427,11 @@ def _build() -> dict[str, Primitive]:
             "sigmoid", "Logistic sigmoid; bounds an attention map to (0, 1).", "torch.sigmoid({x})"
         ),
         _unary("tanh", "Hyperbolic tangent.", "torch.tanh({x})"),
+        _unary(
+            "silu",
+            "x * sigmoid(x) (SiLU, swish): EfficientNet's activation, also inside its SE.",
+            "nn.functional.silu({x})",
+        ),
         _unary("identity", "Returns its input.", "{x}"),
         _unary("zero", "Zeros of the input's shape (DARTS' `none`).", "{x}.mul(0.0)"),
         # ---- structure -------------------------------------------------------------

@@ -24,9 +24,10 @@ APPENDIX = '''
 SEARCHED_GENOTYPE: dict[str, str] = {genotype}
 
 
-def build_searched(channels: int, height: int, width: int):
-    """The searched attention block for a feature map of shape (B, channels, height, width)."""
-    return build_fixed(SEARCHED_GENOTYPE, channels, height, width)
+def build_searched(channels: int, height: int, width: int, **dims: int):
+    """The searched attention block for a feature map of shape (B, channels, height, width);
+    `dims` gives the space's insertion-point dims by keyword (e.g. cin=64), else defaults."""
+    return build_fixed(SEARCHED_GENOTYPE, channels, height, width, **dims)
 '''
 
 # Runs in the fresh interpreter: refuse any sedsl import, load the file, run one forward pass.

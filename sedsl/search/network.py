@@ -55,7 +55,9 @@ def build_search_network(
     alphas = space.supernet.Alphas(alpha_init_std)
 
     def factory(channels: int, height: int, width: int) -> nn.Module:
-        return space.supernet.SupernetBlock(channels, height, width, alphas)
+        dims = {"C": channels, "H": height, "W": width}
+        extra = space.dim_kwargs(dims, f"backbone {backbone}")
+        return space.supernet.SupernetBlock(channels, height, width, alphas, **extra)
 
     net = build_backbone(
         backbone, factory, num_classes=num_classes, input_size=input_size, width=width

@@ -12,6 +12,7 @@ import importlib
 import importlib.util
 import json
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -52,6 +53,32 @@ class LoadedSpace:
     @property
     def recipe(self) -> dict[str, Any]:
         return dict(self.manifest.get("recipe") or {})
+
+    @property
+    def point_dims(self) -> list[dict[str, Any]]:
+        """Dims the space takes from its insertion point beyond the block input's C, H, W
+        (`dim Cin = C` in the space): name, keyword of `build_fixed` / `SupernetBlock`,
+        default (None: the insertion point must provide it)."""
+        return list(self.manifest.get("dims") or ())
+
+    def dim_kwargs(self, provided: Mapping[str, int], where: str) -> dict[str, int]:
+        """The keywords that give the block the dims it names, from those `where` provides;
+        a dim with a default that `where` does not provide takes its default."""
+        missing = [
+            str(d["name"])
+            for d in self.point_dims
+            if d["name"] not in provided and d.get("default") is None
+        ]
+        if missing:
+            raise SearchError(
+                f"space {self.name} names the dimension {', '.join(missing)}, which {where} "
+                f"does not provide (it provides {', '.join(provided) or 'nothing'})"
+            )
+        return {
+            str(d["arg"]): int(provided[d["name"]])
+            for d in self.point_dims
+            if d["name"] in provided
+        }
 
 
 def load_space(path: str | Path) -> LoadedSpace:

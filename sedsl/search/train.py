@@ -79,7 +79,7 @@ def run_train(
 def build_model(
     space_dir: str | Path | None, genotype: str | Path, config: TrainConfig, data: ImageData
 ) -> nn.Module:
-    factory = block_factory(space_dir, genotype)
+    factory = block_factory(space_dir, genotype, config.backbone)
     return build_backbone(
         config.backbone,
         factory,
@@ -89,7 +89,9 @@ def build_model(
     )
 
 
-def block_factory(space_dir: str | Path | None, genotype: str | Path) -> Any:
+def block_factory(
+    space_dir: str | Path | None, genotype: str | Path, backbone: str = "resnet20"
+) -> Any:
     """None for ``none``; else a factory building the genotype with the space's build_fixed."""
     if str(genotype) == "none":
         return None
@@ -109,7 +111,12 @@ def block_factory(space_dir: str | Path | None, genotype: str | Path) -> Any:
                 f"known: {', '.join(declared) or 'none'} (or give a genotype.json)"
             )
         choice = dict(declared[str(genotype)])
-    return lambda c, h, w: space.fixed.build_fixed(choice, c, h, w)
+
+    def factory(c: int, h: int, w: int):
+        extra = space.dim_kwargs({"C": c, "H": h, "W": w}, f"backbone {backbone}")
+        return space.fixed.build_fixed(choice, c, h, w, **extra)
+
+    return factory
 
 
 def _fit(
