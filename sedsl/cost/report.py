@@ -65,7 +65,8 @@ class CostReport:
     num_classes: int
     attention: AttentionTotals
     network: Totals
-    plain: Totals  # the backbone without the block (an SE network: its SE removed): network - attention
+    # the backbone without the block (an SE network: its SE removed): network - attention
+    plain: Totals
     points: list[PointCost] = field(default_factory=list)
     notes: dict[str, str] = field(default_factory=dict)
 
