@@ -380,17 +380,34 @@ def _data_options(command):
 
 
 def _run_guarded(action):
-    """User errors from search/train/export print one clear line and exit 2."""
+    """User errors from search/train/export print one clear line and exit 2; an interrupt
+    (SIGINT, or SIGTERM, handled alike) says what was kept and exits 128 + the signal."""
+    import signal
+
+    def terminated(number, frame):
+        raise KeyboardInterrupt(signal.Signals(number).name)
+
+    signal.signal(signal.SIGTERM, terminated)  # until the run's own handlers take over
+    try:
+        return _run_reporting(action)
+    except KeyboardInterrupt as exc:  # while importing, before the run's own handling
+        name = str(exc) if str(exc) in ("SIGINT", "SIGTERM") else "SIGINT"
+        click.echo(f"interrupted ({name}) before anything was written", err=True)
+        sys.exit(128 + getattr(signal, name))
+
+
+def _run_reporting(action):
     from sedsl.search.errors import SearchError
+    from sedsl.search.rundir import RunInterrupted
 
     try:
         return action()
     except SearchError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_USAGE)
-    except KeyboardInterrupt:
-        click.echo("interrupted; the last checkpoint is kept (resume with --resume)", err=True)
-        sys.exit(130)
+    except RunInterrupted as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(exc.exit_code)
 
 
 @main.command()
@@ -399,6 +416,7 @@ def _run_guarded(action):
 @click.option("--download", is_flag=True, default=None, help="download CIFAR if missing.")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="run directory.")
 @click.option("--resume", is_flag=True, help="continue the run in --out from its checkpoint.")
+@click.option("--overwrite", is_flag=True, help="start over in --out, replacing the run it holds.")
 @click.option(
     "--nproc",
     type=int,
@@ -408,28 +426,41 @@ def _run_guarded(action):
 )
 @_search_options
 def search(
-    space_dir, dataset, data_dir, download, out, config_file, resume, quiet, nproc, **flags
+    space_dir,
+    dataset,
+    data_dir,
+    download,
+    out,
+    config_file,
+    resume,
+    overwrite,
+    quiet,
+    nproc,
+    **flags,
 ) -> None:
     """Run DARTS over a generated space; writes genotype.json, metrics.csv, alphas.png."""
-    from sedsl.search.api import run_search
-
     overrides = {k: v for k, v in flags.items() if v is not None}
     if data_dir is not None:
         overrides["data_dir"] = data_dir
     if download:
         overrides["download"] = True
-    run_dir = _run_guarded(
-        lambda: run_search(
+
+    def action():
+        from sedsl.search.api import run_search
+
+        return run_search(
             space_dir,
             dataset=dataset,
             out=out,
             overrides=overrides,
             config_file=config_file,
             resume=resume,
+            overwrite=overwrite,
             quiet=quiet,
             nproc=nproc,
         )
-    )
+
+    run_dir = _run_guarded(action)
     click.echo(f"genotype: {run_dir / 'genotype.json'}")
 
 
@@ -541,39 +572,73 @@ def export(genotype_json: Path, out_py: Path, space_dir: Path | None) -> None:
 @click.option(
     "--genotype",
     required=True,
-    help="a genotype declared in the space, or a genotype.json from a search.",
+    help="a genotype declared in the space, a genotype.json from a search, or none.",
 )
-@click.option("--dataset", default="cifar10", show_default=True)
-@click.option("--data-dir", default="data", show_default=True)
-@click.option("--download", is_flag=True)
-@click.option("--backbone", default="resnet20", show_default=True)
-@click.option("--epochs", type=int, default=None)
-@click.option("--batch-size", type=int, default=None)
-@click.option("--lr", type=float, default=None)
-@click.option("--seed", type=int, default=None)
-@click.option("--device", default=None)
 @click.option(
-    "--out", type=click.Path(path_type=Path), default=Path("runs/train"), show_default=True
+    "--dataset",
+    default="cifar10",
+    show_default=True,
+    help="cifar10 | cifar100 | imagefolder:PATH | digits | synthetic",
 )
-@click.option("--quiet", "-q", is_flag=True)
-def train(space_dir, genotype, dataset, data_dir, download, backbone, out, quiet, **flags) -> None:
+@click.option("--data-dir", default="data", show_default=True, help="where datasets live.")
+@click.option("--download", is_flag=True, help="download CIFAR if missing.")
+@click.option(
+    "--backbone", default="resnet20", show_default=True, help="the network the block goes into."
+)
+@click.option("--epochs", type=int, default=None, help="epochs of training  [default: 200]")
+@click.option("--batch-size", type=int, default=None, help="batch size  [default: 128]")
+@click.option("--lr", type=float, default=None, help="learning rate (SGD, cosine)  [default: 0.1]")
+@click.option("--seed", type=int, default=None, help="random seed  [default: 0]")
+@click.option("--device", default=None, help="auto | cpu | cuda  [default: auto]")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("runs/train"),
+    show_default=True,
+    help="run directory.",
+)
+@click.option("--resume", is_flag=True, help="continue the run in --out from its checkpoint.")
+@click.option("--overwrite", is_flag=True, help="start over in --out, replacing the run it holds.")
+@click.option("--quiet", "-q", is_flag=True, help="no progress output.")
+def train(
+    space_dir,
+    genotype,
+    dataset,
+    data_dir,
+    download,
+    backbone,
+    out,
+    resume,
+    overwrite,
+    quiet,
+    **flags,
+) -> None:
     """Train a backbone with the fixed module from scratch; report params and accuracy."""
-    from dataclasses import replace
 
-    from sedsl.search.train import TrainConfig, run_train
+    def action():
+        from dataclasses import replace
 
-    config = replace(
-        TrainConfig(),
-        dataset=dataset,
-        data_dir=data_dir,
-        download=download,
-        backbone=backbone,
-        **{k: v for k, v in flags.items() if v is not None},
-    )
-    result = _run_guarded(
-        lambda: run_train(space_dir, genotype, out=out, config=config, quiet=quiet)
-    )
-    click.echo(str(result))
+        from sedsl.search.train import TrainConfig, run_train
+
+        config = replace(
+            TrainConfig(),
+            dataset=dataset,
+            data_dir=data_dir,
+            download=download,
+            backbone=backbone,
+            **{k: v for k, v in flags.items() if v is not None},
+        )
+        return run_train(
+            space_dir,
+            genotype,
+            out=out,
+            config=config,
+            quiet=quiet,
+            resume=resume,
+            overwrite=overwrite,
+        )
+
+    click.echo(str(_run_guarded(action)))
 
 
 def _register_swap_commands() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from . import checkpoint as ckpt
-from . import outputs
+from . import outputs, rundir
 from .distributed import DistContext, context_from_env, shutdown, spawn
 from .errors import SearchError
 from .loop import EpochHook, Search
@@ -39,6 +39,7 @@ def run_search(
     overrides: Mapping[str, Any] | None = None,
     config_file: str | Path | None = None,
     resume: bool = False,
+    overwrite: bool = False,
     quiet: bool = False,
     nproc: int = 1,
     max_epochs_this_run: int | None = None,
@@ -49,53 +50,64 @@ def run_search(
     ``overrides`` are SearchConfig fields (None values are ignored, so CLI flags can pass
     through unset). ``nproc > 1`` spawns that many gloo processes; under torchrun the process
     group comes from the environment. Writes config.json, metrics.csv, alphas.jsonl, alphas.png,
-    genotype.json and checkpoint.pt into the run directory.
+    genotype.json and checkpoint.pt into the run directory. A run that fails or is interrupted
+    before its first checkpoint leaves nothing behind; an interrupted one raises
+    ``rundir.RunInterrupted``, which says what was kept (see ``sedsl.search.rundir``).
     """
     config = resolve_search_config(
         space_dir, dataset=dataset, overrides=overrides, config_file=config_file
     )
     space = load_space(space_dir)
     run_dir = Path(out) if out is not None else default_run_dir(space.name, config)
-    prepare_run_dir(run_dir, resume=resume)
     if nproc < 1:
         raise SearchError(f"nproc must be at least 1, got {nproc}")
-    if nproc > 1:
-        if on_epoch_end is not None:
-            raise SearchError("on_epoch_end hooks run in one process only; use nproc=1")
-        spawn(
-            nproc,
-            _search_worker,
-            str(space_dir),
-            config,
-            str(run_dir),
-            resume,
-            quiet,
-            max_epochs_this_run,
-        )
-        return run_dir
-    context = context_from_env()
-    try:
-        return _search(
-            space_dir, config, run_dir, context, resume, quiet, max_epochs_this_run, on_epoch_end
-        )
-    finally:
-        shutdown(context)
+    if nproc > 1 and on_epoch_end is not None:
+        raise SearchError("on_epoch_end hooks run in one process only; use nproc=1")
+    # under torchrun every rank checks the folder and only rank 0 writes to it
+    is_main = os.environ.get("RANK", "0") == "0"
+    rundir.prepare(run_dir, SEARCH_FILES, resume=resume, overwrite=overwrite, clear=is_main)
+
+    def action() -> Path:
+        if nproc > 1:
+            args = (str(space_dir), config, str(run_dir), resume, quiet, max_epochs_this_run)
+            spawn(nproc, _search_worker, *args)
+            return run_dir
+        context = context_from_env()
+        try:
+            return _search(
+                space_dir,
+                config,
+                run_dir,
+                context,
+                resume,
+                quiet,
+                max_epochs_this_run,
+                on_epoch_end,
+            )
+        finally:
+            shutdown(context)
+
+    return rundir.guarded(run_dir, SEARCH_FILES, action) if is_main else action()
+
+
+SEARCH_FILES = rundir.RunFiles(
+    "search",
+    (
+        ckpt.CHECKPOINT,
+        outputs.CONFIG,
+        outputs.METRICS,
+        outputs.ALPHAS,
+        outputs.ALPHAS_PLOT,
+        outputs.GENOTYPE,
+    ),
+    record=outputs.GENOTYPE,
+    folders=("tensorboard",),
+)
 
 
 def default_run_dir(space_name: str, config: SearchConfig) -> Path:
     dataset = config.dataset.split(":", 1)[0]
     return Path("runs") / f"{space_name}-{dataset}-seed{config.seed}"
-
-
-def prepare_run_dir(run_dir: Path, *, resume: bool) -> None:
-    has_checkpoint = (run_dir / ckpt.CHECKPOINT).is_file()
-    if resume and not has_checkpoint:
-        raise SearchError(f"--resume: {run_dir} holds no {ckpt.CHECKPOINT} to resume from")
-    if not resume and run_dir.exists() and any(run_dir.iterdir()):
-        hint = "pass --resume to continue it" if has_checkpoint else "it is not empty"
-        raise SearchError(f"run directory {run_dir} exists ({hint}); or choose another --out")
-    if os.environ.get("RANK", "0") == "0":
-        run_dir.mkdir(parents=True, exist_ok=True)
 
 
 def _search_worker(
@@ -106,16 +118,17 @@ def _search_worker(
     quiet: bool,
     max_epochs_this_run: int | None,
 ) -> None:
-    _search(
-        space_dir,
-        config,
-        Path(run_dir),
-        context_from_env(),
-        resume,
-        quiet,
-        max_epochs_this_run,
-        None,
-    )
+    with rundir.signals_handled():  # each rank writes its checkpoint step uninterrupted
+        _search(
+            space_dir,
+            config,
+            Path(run_dir),
+            context_from_env(),
+            resume,
+            quiet,
+            max_epochs_this_run,
+            None,
+        )
 
 
 def _search(
@@ -133,5 +146,6 @@ def _search(
     if resume:
         search.resume()
     if context.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)  # once the data and the network are ready
         outputs.write_json(run_dir / outputs.CONFIG, config_to_dict(config))
     return search.run(max_epochs_this_run=max_epochs_this_run, on_epoch_end=on_epoch_end)

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from . import checkpoint as ckpt
-from . import outputs
+from . import outputs, rundir
 from .architect import Architect
 from .backbones import insertion_points
 from .cost import CostModel, build_cost_model
@@ -180,13 +180,15 @@ class Search:
             while self.epoch < last:
                 metrics = self.run_epoch(progress)
                 self.context.require_identical(self.network.arch_parameters(), "alphas")
-                self._record(metrics, writer)
-                self.save_checkpoint()
-                self._write_outputs()
+                with rundir.critical():  # the checkpoint and the files that match it: one step
+                    self._record(metrics, writer)
+                    self.save_checkpoint()
+                    self._write_outputs()
                 if on_epoch_end is not None:
                     on_epoch_end(self, self.epoch)
         if self.context.is_main:
-            outputs.plot_alphas(self.run_dir, self.alpha_history, self.space.candidates)
+            with rundir.critical():
+                outputs.plot_alphas(self.run_dir, self.alpha_history, self.space.candidates)
         if writer is not None:
             writer.close()
         return self.run_dir
@@ -442,6 +444,8 @@ class Search:
 
 def check_resumable(state: dict[str, Any], space: LoadedSpace, config: SearchConfig) -> None:
     """Refuse to resume into a different space or with options that change the numbers."""
+    if "space" not in state:
+        raise SearchError("the checkpoint is not of a `sedsl search` run; not resuming")
     if state["space"] != space.name or state["source_sha256"] != space.source_sha256:
         raise SearchError(
             f"the checkpoint is of space {state['space']!r} "

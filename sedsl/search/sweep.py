@@ -176,9 +176,11 @@ def _train(space_dir: str | Path, run_dir: Path, epochs: int, quiet: bool) -> fl
     from .train import TrainConfig, run_train
 
     result_file = run_dir / "train" / "result.json"
+    same_length = False
     if result_file.is_file():
         result = json.loads(result_file.read_text(encoding="utf-8"))
-        if result["config"]["epochs"] == epochs:
+        same_length = result["config"]["epochs"] == epochs
+        if same_length and result.get("complete", True):
             return float(result["test_acc"])
     config = json.loads((run_dir / outputs.CONFIG).read_text(encoding="utf-8"))
     names = {f.name for f in fields(TrainConfig)} - {"epochs", "lr", "lr_min", "weight_decay"}
@@ -191,6 +193,9 @@ def _train(space_dir: str | Path, run_dir: Path, epochs: int, quiet: bool) -> fl
         out=run_dir / "train",
         config=train_config,
         quiet=quiet,
+        # an interrupted training of the same length continues; another length starts over
+        resume=same_length and (run_dir / "train" / "checkpoint.pt").is_file(),
+        overwrite=not same_length,
     )
     return result.test_acc
 

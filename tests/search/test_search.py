@@ -98,10 +98,11 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
 
 
 def test_run_directory_rules(tmp_path):
-    with pytest.raises(SearchError, match="no checkpoint.pt to resume"):
+    with pytest.raises(SearchError, match="does not exist, so there is nothing to resume"):
         search(tmp_path / "fresh", resume=True)
+    assert not (tmp_path / "fresh").exists()
     search(tmp_path / "run", epochs=1)
-    with pytest.raises(SearchError, match="--resume"):
+    with pytest.raises(SearchError, match="after epoch 1 of 1.*--resume.*--overwrite"):
         search(tmp_path / "run", epochs=1)
     with pytest.raises(SearchError, match="different options.*lr"):
         search(tmp_path / "run", epochs=1, lr=0.5, resume=True)
