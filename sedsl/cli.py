@@ -6,12 +6,130 @@ imports (torch) happen inside the commands that need them, so `check` and `fmt` 
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import click
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
+
+# the names `search`, `train` and `cost` accept, kept here so that the CLI starts without
+# torch (tests/cli checks them against sedsl/search/backbones.py and sedsl/cost/network.py)
+SEARCH_BACKBONES = ("resnet20", "resnet32", "resnet56", "resnet18", "resnet50", "resnet101")
+SE_BACKBONES = (
+    *("regnet_y_400mf", "regnet_y_800mf", "regnet_y_1_6gf", "regnet_y_3_2gf"),
+    *("efficientnet_b0", "efficientnet_b1", "efficientnet_b2", "efficientnet_b3"),
+)
+COST_BACKBONES = (*SEARCH_BACKBONES, *SE_BACKBONES)
+
+
+class NameChoice(click.Choice):
+    """A choice that also takes the name spelt in another case or without `_`, `-` or `.`
+    (`regnety800mf`, `RegNet_Y_800MF`) and gives the canonical one (`regnet_y_800mf`)."""
+
+    def convert(self, value, param, ctx):
+        key = "".join(ch for ch in str(value).lower() if ch.isalnum())
+        for choice in self.choices:
+            if "".join(ch for ch in str(choice).lower() if ch.isalnum()) == key:
+                return choice
+        return super().convert(value, param, ctx)
+
+
+class DatasetType(click.ParamType):
+    """A dataset: a fixed name, or a family with its argument after `:`."""
+
+    name = "dataset"
+    METAVAR = "[cifar10|cifar100|digits|synthetic[:K=V,...]|imagefolder:PATH]"
+
+    def get_metavar(self, *args, **kwargs) -> str:
+        return self.METAVAR
+
+    def convert(self, value, param, ctx):
+        kind, sep, argument = str(value).partition(":")
+        if (kind in ("cifar10", "cifar100", "digits") and not sep) or kind == "synthetic":
+            return value
+        if kind == "imagefolder" and argument:
+            return value
+        hint = "imagefolder needs a path: imagefolder:PATH" if kind == "imagefolder" else ""
+        self.fail(
+            hint
+            or f"{value!r} is not one of cifar10, cifar100, digits, synthetic[:K=V,...], "
+            "imagefolder:PATH.",
+            param,
+            ctx,
+        )
+
+    def shell_complete(self, ctx, param, incomplete):
+        from click.shell_completion import CompletionItem
+
+        names = ("cifar10", "cifar100", "digits", "synthetic", "imagefolder:")
+        return [CompletionItem(n) for n in names if n.startswith(incomplete)]
+
+
+class DeviceType(click.ParamType):
+    """auto, cpu, cuda, cuda:N or mps."""
+
+    name = "device"
+
+    def get_metavar(self, *args, **kwargs) -> str:
+        return "[auto|cpu|cuda|cuda:N|mps]"
+
+    def convert(self, value, param, ctx):
+        kind, sep, index = str(value).partition(":")
+        if value in ("auto", "cpu", "cuda", "mps") or (kind == "cuda" and index.isdigit()):
+            return value
+        self.fail(f"{value!r} is not one of auto, cpu, cuda, cuda:N, mps.", param, ctx)
+
+
+# ---- colour -------------------------------------------------------------------------------
+
+
+def _colour_from_env() -> bool | None:
+    """https://no-color.org and https://force-color.org: set and not empty."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return None
+
+
+def _set_colour(ctx: click.Context, param, value: bool | None) -> None:
+    """--color / --no-color, else NO_COLOR / FORCE_COLOR, else a terminal decides. The
+    decision reaches click.echo (ctx.color) and rich (its FORCE_COLOR and NO_COLOR, read
+    here and in the processes a run spawns)."""
+    if value is None and ctx.color is None:
+        value = _colour_from_env()
+    if value is None:
+        return
+    ctx.color = value
+    if value:
+        os.environ["FORCE_COLOR"] = "1"
+        os.environ.pop("NO_COLOR", None)
+        if not sys.stdout.isatty():  # colour into a pipe, but no live redrawing there
+            os.environ.setdefault("TTY_INTERACTIVE", "0")
+    else:
+        os.environ["NO_COLOR"] = "1"
+        os.environ.pop("FORCE_COLOR", None)
+
+
+def _colour_option() -> click.Option:
+    return click.Option(
+        ["--color/--no-color"],
+        default=None,
+        expose_value=False,
+        callback=_set_colour,
+        help="colour on or off, into a pipe too  [default: on a terminal, off when NO_COLOR "
+        "is set]",
+    )
+
+
+def _colour(err: bool = False) -> bool:
+    """Whether to colour what goes to stdout (or stderr)."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and ctx.color is not None:
+        return ctx.color
+    return (sys.stderr if err else sys.stdout).isatty()
 
 
 def _parse_sets(values: tuple[str, ...]) -> dict[str, int | float]:
@@ -30,7 +148,7 @@ def _parse_sets(values: tuple[str, ...]) -> dict[str, int | float]:
     return overrides
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
 @click.version_option(package_name="sedsl")
 def main() -> None:
     """sedsl: write an attention search space, check it, generate PyTorch, search it."""
@@ -52,8 +170,7 @@ def main() -> None:
     metavar="NAME=VALUE",
     help="override a parameter's default, e.g. --set K=2.",
 )
-@click.option("--color/--no-color", default=None, help="colour text output (default: on a tty).")
-def check(files: tuple[Path, ...], fmt: str, sets: tuple[str, ...], color: bool | None) -> None:
+def check(files: tuple[Path, ...], fmt: str, sets: tuple[str, ...]) -> None:
     """Check .space files: syntax, names, every candidate's shapes at every point."""
     from sedsl.check.render import render_concise, render_json, render_text
 
@@ -65,7 +182,7 @@ def check(files: tuple[Path, ...], fmt: str, sets: tuple[str, ...], color: bool 
         sources.update(_sources_of(path, result.diagnostics))
         if result.summary:
             summaries.append(result.summary)
-    colour = sys.stdout.isatty() if color is None else color
+    colour = _colour()
     if fmt == "json":
         click.echo(render_json(all_diags, [str(f) for f in files]), nl=False)
     elif fmt == "concise":
@@ -153,15 +270,19 @@ def generate(
     from sedsl.check.checker import check_file
     from sedsl.check.render import render_text
     from sedsl.codegen.generate import GenerateError, render_space, stale_files, write_space
+    from sedsl.reasons import reason
 
     overrides = _parse_sets(sets)
+    if out_dir.exists() and not out_dir.is_dir():
+        click.echo(f"error: -o {out_dir} is a file; give a folder to generate into", err=True)
+        sys.exit(EXIT_USAGE)
     status = EXIT_OK
     for path in files:
         report = check_file(path, overrides, display=str(path))
         diags = report.diagnostics.sorted()
         if not report.ok or report.space is None or report.space.block is None:
             if diags:
-                click.echo(render_text(diags, _sources_of(path, diags)), err=True)
+                click.echo(render_text(diags, _sources_of(path, diags), _colour(True)), err=True)
             if report.space is not None and report.space.block is None and report.ok:
                 click.echo(f"{path}: a library (no block); nothing to generate", err=True)
                 continue
@@ -181,8 +302,12 @@ def generate(
             else:
                 written = write_space(files_text, out_dir, report.space.name)
                 click.echo(f"{path} -> {written}/")
-        except (GenerateError, OSError) as exc:
+        except GenerateError as exc:
             click.echo(f"error: {exc}", err=True)
+            status = EXIT_USAGE
+        except OSError as exc:
+            where = exc.filename or out_dir
+            click.echo(f"error: cannot write {where}: {reason(exc)}", err=True)
             status = EXIT_USAGE
     if check_only and status == EXIT_OK:
         click.echo("generated/ is up to date")
@@ -192,7 +317,7 @@ def generate(
 @main.command()
 @click.argument("code")
 def explain(code: str) -> None:
-    """Print the long explanation of a diagnostic code, e.g. `sedsl explain E020`."""
+    """Explain a diagnostic code at length, as in `sedsl explain E020`."""
     from sedsl.check.codes import CODES
     from sedsl.check.codes import explain as explain_code
 
@@ -219,7 +344,8 @@ def fmt(files: tuple[Path, ...], write: bool, check_only: bool) -> None:
         diags = Diagnostics()
         module = parse_file(path, diags, str(path))
         if diags.has_errors:
-            click.echo(render_text(diags.sorted(), _sources_of(path, diags.items)), err=True)
+            sources = _sources_of(path, diags.items)
+            click.echo(render_text(diags.sorted(), sources, _colour(True)), err=True)
             status = EXIT_USAGE if any(d.code == "E002" for d in diags) else EXIT_ERRORS
             continue
         text = format_module(module)
@@ -299,8 +425,9 @@ def graph(space: Path, out: Path, genotype: str | None, run_dir: Path | None, se
 )
 @click.option(
     "--backbone",
+    type=NameChoice(COST_BACKBONES),
     required=True,
-    help="resnet20 | resnet32 | resnet56 | resnet18 | resnet50 | resnet101 | regnety800mf",
+    help="the network, named as torchvision names it (regnety800mf is taken too).",
 )
 @click.option(
     "--input-size",
@@ -315,7 +442,12 @@ def graph(space: Path, out: Path, genotype: str | None, run_dir: Path | None, se
     help="classifier width (default: 10 for CIFAR ResNets, else 1000).",
 )
 @click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="a table, or JSON.",
 )
 def cost(space_dir, genotype, backbone, input_size, num_classes, fmt) -> None:
     """Parameters, MACs and minimum pipeline buffer of a genotype in a backbone."""
@@ -332,27 +464,37 @@ def cost(space_dir, genotype, backbone, input_size, num_classes, fmt) -> None:
 
 # ---- search, train, export ----------------------------------------------------------
 
+# a search option left unset comes from --config, then the space's recipe, then DARTS (and
+# SearchConfig): the last column is what it is then (tests/cli checks it against recipe.py)
 _SEARCH_FLAGS = [
-    ("--epochs", int, "epochs of search"),
-    ("--batch-size", int, "batch size (per step, all ranks together)"),
-    ("--order", click.IntRange(1, 2), "1: first-order DARTS; 2: second order (unrolled)"),
-    ("--hvp", click.Choice(["finite", "exact"]), "second order's Hessian-vector product"),
-    ("--lr", float, "weight learning rate (SGD, cosine)"),
-    ("--arch-lr", float, "architecture learning rate (Adam)"),
-    ("--backbone", str, "resnet20 | resnet32 | resnet56 | resnet18 | resnet50 | resnet101"),
-    ("--steps-per-epoch", int, "cap the weight steps per epoch (quick runs)"),
-    ("--eval-batches", int, "batches of the architecture half scored per epoch"),
-    ("--seed", int, "random seed"),
-    ("--device", str, "auto | cpu | cuda"),
-    ("--cost", click.Choice(["buffer", "macs", "params"]), "cost-aware search: the cost priced"),
-    ("--cost-weight", float, "weight of E[cost] / max cost in the architecture loss"),
+    ("--epochs", int, "epochs of search", 50),
+    ("--batch-size", int, "batch size (per step, all ranks together)", 64),
+    ("--order", click.IntRange(1, 2), "1: first-order DARTS; 2: second order (unrolled)", 2),
+    ("--hvp", click.Choice(["finite", "exact"]), "second order's Hessian-vector product", "finite"),
+    ("--lr", float, "weight learning rate (SGD, cosine)", 0.025),
+    ("--arch-lr", float, "architecture learning rate (Adam)", 3e-4),
+    ("--backbone", click.Choice(SEARCH_BACKBONES), "the network the block goes into", "resnet20"),
+    ("--steps-per-epoch", int, "cap the weight steps per epoch (quick runs)", None),
+    ("--eval-batches", int, "batches of the architecture half scored per epoch", None),
+    ("--seed", int, "random seed", 0),
+    ("--device", DeviceType(), "where to run; auto: cuda when available", "auto"),
+    ("--cost", click.Choice(["buffer", "macs", "params"]), "cost-aware search: the cost", None),
+    ("--cost-weight", float, "weight of E[cost] / max cost in the architecture loss", 0.0),
 ]
+_UNSET = {"--steps-per-epoch": "one pass", "--eval-batches": "all", "--cost": "off"}
 
 
 def _search_options(command, skip: tuple[str, ...] = ()):
-    for flag, type_, help_ in reversed(_SEARCH_FLAGS):
+    for flag, type_, help_, default in reversed(_SEARCH_FLAGS):
         if flag not in skip:
-            command = click.option(flag, type=type_, default=None, help=help_)(command)
+            shown = _UNSET[flag] if default is None else default
+            command = click.option(
+                flag,
+                type=type_,
+                default=None,
+                show_default=f"the space's recipe, else {shown}",
+                help=help_ + ".",
+            )(command)
     return command
 
 
@@ -361,16 +503,18 @@ def _data_options(command):
     options = [
         click.option(
             "--dataset",
+            type=DatasetType(),
             default=None,
-            help="cifar10 | cifar100 | imagefolder:PATH | digits | synthetic",
+            show_default="the space's recipe, else cifar10",
+            help="the images to search on; digits and synthetic need no download.",
         ),
-        click.option("--data-dir", default=None, help="where datasets live (default: data/)."),
+        click.option("--data-dir", default=None, show_default="data", help="where datasets live."),
         click.option(
             "--config",
             "config_file",
             type=click.Path(path_type=Path),
             default=None,
-            help="TOML or YAML file of search settings (flags override it).",
+            help="TOML, YAML or JSON file of search settings (flags override it).",
         ),
         click.option("--quiet", "-q", is_flag=True, help="no progress output."),
     ]
@@ -414,7 +558,13 @@ def _run_reporting(action):
 @click.argument("space_dir", type=click.Path(path_type=Path))
 @_data_options
 @click.option("--download", is_flag=True, default=None, help="download CIFAR if missing.")
-@click.option("--out", type=click.Path(path_type=Path), default=None, help="run directory.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    show_default="runs/SPACE-DATASET-seedSEED",
+    help="run directory.",
+)
 @click.option("--resume", is_flag=True, help="continue the run in --out from its checkpoint.")
 @click.option("--overwrite", is_flag=True, help="start over in --out, replacing the run it holds.")
 @click.option(
@@ -474,6 +624,7 @@ def search(
 )
 @click.option(
     "--cost-backbone",
+    type=NameChoice(COST_BACKBONES),
     default="resnet20",
     show_default=True,
     help="backbone (at its standard input) in which sweep.csv prices each chosen genotype.",
@@ -576,20 +727,33 @@ def export(genotype_json: Path, out_py: Path, space_dir: Path | None) -> None:
 )
 @click.option(
     "--dataset",
+    type=DatasetType(),
     default="cifar10",
     show_default=True,
-    help="cifar10 | cifar100 | imagefolder:PATH | digits | synthetic",
+    help="the images to train and test on; digits and synthetic need no download.",
 )
 @click.option("--data-dir", default="data", show_default=True, help="where datasets live.")
 @click.option("--download", is_flag=True, help="download CIFAR if missing.")
 @click.option(
-    "--backbone", default="resnet20", show_default=True, help="the network the block goes into."
+    "--backbone",
+    type=click.Choice(SEARCH_BACKBONES),
+    default="resnet20",
+    show_default=True,
+    help="the network the block goes into.",
 )
-@click.option("--epochs", type=int, default=None, help="epochs of training  [default: 200]")
-@click.option("--batch-size", type=int, default=None, help="batch size  [default: 128]")
-@click.option("--lr", type=float, default=None, help="learning rate (SGD, cosine)  [default: 0.1]")
-@click.option("--seed", type=int, default=None, help="random seed  [default: 0]")
-@click.option("--device", default=None, help="auto | cpu | cuda  [default: auto]")
+@click.option("--epochs", type=int, default=200, show_default=True, help="epochs of training.")
+@click.option("--batch-size", type=int, default=128, show_default=True, help="batch size.")
+@click.option(
+    "--lr", type=float, default=0.1, show_default=True, help="learning rate (SGD, cosine to 0)."
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="random seed.")
+@click.option(
+    "--device",
+    type=DeviceType(),
+    default="auto",
+    show_default=True,
+    help="where to run; auto: cuda when available.",
+)
 @click.option(
     "--out",
     type=click.Path(path_type=Path),
@@ -626,7 +790,7 @@ def train(
             data_dir=data_dir,
             download=download,
             backbone=backbone,
-            **{k: v for k, v in flags.items() if v is not None},
+            **flags,
         )
         return run_train(
             space_dir,
@@ -638,7 +802,12 @@ def train(
             overwrite=overwrite,
         )
 
-    click.echo(str(_run_guarded(action)))
+    result = _run_guarded(action)
+    click.echo(
+        f"{result.parameters:,} parameters  test acc {result.test_acc:.4f}  "
+        f"test loss {result.test_loss:.4f}  train acc {result.train_acc:.4f}  "
+        f"({result.seconds:.1f} s); {out / 'result.json'}"
+    )
 
 
 def _register_swap_commands() -> None:
@@ -649,6 +818,16 @@ def _register_swap_commands() -> None:
 
 
 _register_swap_commands()
+
+
+def _add_colour_options() -> None:
+    """--color / --no-color on the group and on every command, each the same option."""
+    for command in (main, *main.commands.values()):
+        if not any(p.name == "color" for p in command.params):
+            command.params.append(_colour_option())
+
+
+_add_colour_options()
 
 if __name__ == "__main__":
     main()

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from sedsl.language import ir
+from sedsl.reasons import reason
 
 # A run's files, as sedsl/search/outputs.py names them (not imported: that pulls in torch).
 ALPHAS = "alphas.jsonl"
@@ -73,7 +74,7 @@ def _read_json(path: Path) -> Any:
     except FileNotFoundError:
         raise DrawError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise DrawError(f"{path}: cannot read it: {err}") from None
+        raise DrawError(f"{path}: cannot read it: {reason(err)}") from None
 
 
 def _same_space(space: ir.SpaceIR, record: dict, path: Path) -> None:

@@ -24,6 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from sedsl.reasons import reason
+
 from .errors import SearchError
 
 Batch = tuple[Tensor, Tensor]
@@ -213,12 +215,18 @@ def _load_cifar(kind: str, root: Path, *, train: bool, download: bool) -> ImageD
     try:
         dataset = cls(root=str(root), train=train, download=download)
     except RuntimeError as err:  # torchvision: "Dataset not found or corrupted"
+        fetch = (
+            "the download did not give a readable copy; delete it and pass --download again"
+            if download
+            else f"pass --download to fetch it into {root} (about 170 MB)"
+        )
         raise SearchError(
-            f"{title} not found or corrupted under {root} ({err}). Pass --download to fetch it "
-            f"into {root} (about 170 MB), point --data-dir at an existing copy, {OFFLINE_HINT}"
+            f"{title} not found or corrupted under {root}: {fetch}, point --data-dir at an "
+            f"existing copy, {OFFLINE_HINT}"
         ) from err
     except (OSError, ValueError) as err:  # network failure, unreadable or truncated pickles
-        raise SearchError(f"cannot load {title} from {root}: {err}; {OFFLINE_HINT}") from err
+        why = reason(err) if isinstance(err, OSError) else "a file of it is truncated or corrupt"
+        raise SearchError(f"cannot load {title} from {root}: {why}; {OFFLINE_HINT}") from err
     images = torch.from_numpy(np.ascontiguousarray(dataset.data)).permute(0, 3, 1, 2).contiguous()
     mean, std = CIFAR_STATS[kind]
     labels = torch.as_tensor(dataset.targets, dtype=torch.long)
@@ -302,7 +310,10 @@ def _load_imagefolder(root: Path, *, train: bool) -> ImageData:
         dataset = torchvision.datasets.ImageFolder(str(split), transform=resize)
         pairs = [dataset[i] for i in range(len(dataset))]
     except (FileNotFoundError, OSError, RuntimeError) as err:
-        raise SearchError(f"imagefolder: cannot read {split}: {err}") from err
+        # torchvision raises FileNotFoundError without an errno for a folder with no classes
+        empty = isinstance(err, FileNotFoundError) and not err.errno
+        why = "no class folders of images in it" if empty else reason(err)
+        raise SearchError(f"imagefolder: cannot read {split}: {why}") from err
     images = torch.stack([image.expand(3, -1, -1) for image, _ in pairs])
     labels = torch.as_tensor([label for _, label in pairs], dtype=torch.long)
     mean, std = _channel_stats(images)

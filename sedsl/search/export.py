@@ -14,6 +14,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from sedsl.reasons import reason
+
+from . import outputs
 from .errors import SearchError
 from .space import LoadedSpace, load_space
 
@@ -80,9 +83,11 @@ def read_genotype(path: str | Path) -> dict[str, Any]:
     try:
         record = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as err:
-        raise SearchError(f"{path}: cannot read the genotype: {err}") from err
+        raise SearchError(f"{path}: cannot read the genotype: {reason(err)}") from err
     if not isinstance(record, dict) or not isinstance(record.get("genotype"), dict):
         raise SearchError(f"{path}: not a sedsl genotype.json (no 'genotype' mapping)")
+    if isinstance(record.get("space_dir"), str):  # recorded relative to the file's folder
+        record["space_dir"] = outputs.resolve_from(Path(path).parent, record["space_dir"])
     return record
 
 

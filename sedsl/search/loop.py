@@ -352,7 +352,7 @@ class Search:
         return {
             "format": 1,
             "space": self.space.name,
-            "space_dir": str(self.space.path),
+            "space_dir": outputs.path_from(self.run_dir, self.space.path),
             "source_sha256": self.space.source_sha256,
             "genotype": self.network.genotype(),
             "alphas": self.network.snapshot(),

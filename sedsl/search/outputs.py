@@ -32,6 +32,20 @@ METRIC_COLUMNS = (
 )
 
 
+def path_from(folder: Path, target: Path) -> str:
+    """``target`` as recorded in a file of ``folder``: relative to that folder, so the record
+    survives a move of the tree that holds both, or absolute when they share only the root."""
+    here, there = Path(os.path.abspath(folder)), Path(os.path.abspath(target))
+    if os.path.commonpath([here, there]) == there.anchor:
+        return str(there)
+    return os.path.relpath(there, here)
+
+
+def resolve_from(folder: Path, recorded: str) -> str:
+    """The path ``path_from(folder, ...)`` recorded (an absolute one as it is)."""
+    return os.path.normpath(Path(folder) / recorded)
+
+
 def write_text_atomic(path: Path, text: str) -> None:
     temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     temporary.write_text(text, encoding="utf-8")

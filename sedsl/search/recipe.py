@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sedsl.reasons import reason
+
 from .errors import SearchError
 
 
@@ -143,7 +145,7 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
-        raise SearchError(f"cannot read config file {path}: {err}") from err
+        raise SearchError(f"cannot read config file {path}: {reason(err)}") from err
     try:
         if path.suffix == ".toml":
             import tomllib

@@ -18,6 +18,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from sedsl.reasons import reason
+
 from .errors import SearchError
 
 REQUIRED_FILES = ("supernet.py", "fixed.py", "space.json")
@@ -108,7 +110,7 @@ def _read_manifest(path: Path) -> dict[str, Any]:
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise SearchError(f"{path}: cannot read the space manifest: {err}") from err
+        raise SearchError(f"{path}: cannot read the space manifest: {reason(err)}") from err
     if not isinstance(manifest, dict) or "space" not in manifest or "edges" not in manifest:
         raise SearchError(f"{path}: not a sedsl space manifest (needs 'space' and 'edges')")
     return manifest

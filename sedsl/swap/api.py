@@ -27,6 +27,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from sedsl.reasons import reason
+
 from .carry import CarryError, SlotCarry, carry_weights
 from .slots import Slot, measure_slots, se_modules
 from .zoo import ZooError, load_weights, se_network
@@ -201,7 +203,7 @@ def read_swap_record(path: str | Path) -> dict[str, Any]:
     try:
         record = json.loads(file.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
-        raise SwapError(f"{file}: cannot read the swap record: {exc}") from exc
+        raise SwapError(f"{file}: cannot read the swap record: {reason(exc)}") from exc
     if not isinstance(record, dict) or record.get("kind") != "sedsl-swap":
         raise SwapError(f"{file}: not a swap record written by `sedsl swap`")
     if record.get("format") != SWAP_FORMAT:

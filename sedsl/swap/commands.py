@@ -36,7 +36,7 @@ def _guarded(action):
     "default: random initialisation.",
 )
 @click.option("--input-size", type=int, default=None, help="input side (default: Table 2's).")
-@click.option("--num-classes", type=int, default=1000, show_default=True)
+@click.option("--num-classes", type=int, default=1000, show_default=True, help="classifier width.")
 @click.option(
     "--stages",
     default=None,
@@ -58,10 +58,17 @@ def _guarded(action):
     help="an ImageFolder (ROOT/val or ROOT): report top-1 of the original and the swapped.",
 )
 @click.option("--limit", type=int, default=None, help="evaluate the first N images only.")
-@click.option("--batch-size", type=int, default=64, show_default=True)
-@click.option("--workers", type=int, default=0, show_default=True)
 @click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+    "--batch-size", type=int, default=64, show_default=True, help="images per evaluation batch."
+)
+@click.option("--workers", type=int, default=0, show_default=True, help="data-loading processes.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="a table, or JSON.",
 )
 def swap(
     backbone,
@@ -154,10 +161,17 @@ def swap(
     help="the original network's weights (default: the file the swap was made from).",
 )
 @click.option("--limit", type=int, default=None, help="the first N images only.")
-@click.option("--batch-size", type=int, default=64, show_default=True)
-@click.option("--workers", type=int, default=0, show_default=True)
 @click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+    "--batch-size", type=int, default=64, show_default=True, help="images per evaluation batch."
+)
+@click.option("--workers", type=int, default=0, show_default=True, help="data-loading processes.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="a table, or JSON.",
 )
 def evaluate(swap_dir, data, weights, limit, batch_size, workers, fmt) -> None:
     """Top-1 of the original and the swapped network of a swap directory on an ImageFolder."""

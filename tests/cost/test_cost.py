@@ -107,7 +107,6 @@ def test_text_table():
     "args, message",
     [
         ([str(CLASSIC), "--genotype", "nope", "--backbone", "resnet20"], "declares no genotype"),
-        ([str(CLASSIC), "--genotype", "se", "--backbone", "vgg"], "unknown backbone"),
         ([str(ROOT / "nowhere"), "--genotype", "se", "--backbone", "resnet20"], "not a directory"),
         (
             [str(CLASSIC), "--genotype", "se", "--backbone", "resnet20", "--input-size", "0"],
@@ -122,3 +121,10 @@ def test_errors_are_one_line_and_exit_2(args, message):
     assert result.exception is None or isinstance(result.exception, SystemExit)
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0]
+
+
+def test_an_unknown_backbone_is_a_usage_error_that_lists_the_choices():
+    args = ["cost", str(CLASSIC), "--genotype", "se", "--backbone", "vgg"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2
+    assert "'vgg' is not one of" in result.output and "regnet_y_800mf" in result.output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -52,3 +53,34 @@ def test_train_reports_parameters_and_accuracy(tmp_path):
     )
     with pytest.raises(SearchError, match="declares no genotype"):
         run_train(FAKE_SPACE, "paper", out=tmp_path / "u", config=config, quiet=True)
+
+
+def test_genotype_json_names_the_space_and_its_folder_relative_to_itself(tmp_path, monkeypatch):
+    import shutil
+
+    from sedsl.search import load_space, run_search
+
+    project = tmp_path / "project"
+    shutil.copytree(FAKE_SPACE, project / "generated" / "fake")
+    monkeypatch.chdir(project)
+    run_search(
+        "generated/fake",
+        dataset="synthetic:size=8,train=32,test=8,classes=3",
+        out="runs/r",
+        overrides={"epochs": 1, "order": 1, "batch_size": 8, "width": 4, "steps_per_epoch": 1},
+        quiet=True,
+    )
+    record = json.loads((project / "runs" / "r" / "genotype.json").read_text())
+    space = load_space(project / "generated" / "fake")
+    assert (record["space"], record["source_sha256"]) == (space.name, space.source_sha256)
+    assert record["space_dir"] == "../../generated/fake"
+    # the whole tree moves, and the reader runs from elsewhere: the record still finds it
+    moved = tmp_path / "moved"
+    project.rename(moved)
+    monkeypatch.chdir(tmp_path)
+    out = export_genotype(moved / "runs" / "r" / "genotype.json", moved / "x.py", verify=False)
+    assert "SEARCHED_GENOTYPE" in out.read_text()
+    # a space that shares only the root with the run is recorded whole
+    from sedsl.search.outputs import path_from
+
+    assert path_from(moved / "runs" / "r", Path("/usr/lib")) == "/usr/lib"
