@@ -523,9 +523,11 @@ def _data_options(command):
     return command
 
 
-def _run_guarded(action):
+def _run_guarded(action, kept: str = "before anything was written"):
     """User errors from search/train/export print one clear line and exit 2; an interrupt
-    (SIGINT, or SIGTERM, handled alike) says what was kept and exits 128 + the signal."""
+    (SIGINT, or SIGTERM, handled alike) says what was kept and exits 128 + the signal. A
+    run says itself what it kept; `kept` is for an interrupt outside one (importing, or a
+    sweep between its searches)."""
     import signal
 
     def terminated(number, frame):
@@ -536,7 +538,7 @@ def _run_guarded(action):
         return _run_reporting(action)
     except KeyboardInterrupt as exc:  # while importing, before the run's own handling
         name = str(exc) if str(exc) in ("SIGINT", "SIGTERM") else "SIGINT"
-        click.echo(f"interrupted ({name}) before anything was written", err=True)
+        click.echo(f"interrupted ({name}) {kept}", err=True)
         sys.exit(128 + getattr(signal, name))
 
 
@@ -676,7 +678,8 @@ def sweep(
             resume=resume,
             quiet=quiet,
             nproc=nproc,
-        )
+        ),
+        kept=f"between searches; the finished ones in {out} are kept (continue with --resume)",
     )
     for row in rows:
         acc = row.search_val_acc if row.test_acc is None else row.test_acc

@@ -95,26 +95,32 @@ def run_sweep(
     root = Path(out)
     if not resume and root.exists() and any(root.iterdir()):
         raise SearchError(f"sweep directory {root} is not empty; pass --resume or another --out")
+    created = not root.exists()
     root.mkdir(parents=True, exist_ok=True)
     rows = []
-    for index, weight in enumerate(weights):
-        run_dir = root / f"w{index}_{weight:g}"
-        settings = {**(overrides or {}), "cost": cost, "cost_weight": weight}
-        if not _complete(run_dir):
-            if not quiet:
-                print(f"sweep: cost weight {weight:g} -> {run_dir}", flush=True)
-            run_search(
-                space_dir,
-                dataset=dataset,
-                out=run_dir,
-                overrides=settings,
-                config_file=config_file,
-                resume=resume and (run_dir / "checkpoint.pt").is_file(),
-                quiet=quiet,
-                nproc=nproc,
-            )
-        rows.append(_row(space_dir, run_dir, weight, cost, cost_backbone, train_epochs, quiet))
-        write_csv(root / SWEEP_CSV, rows)  # after every run: a partial sweep is readable
+    try:
+        for index, weight in enumerate(weights):
+            run_dir = root / f"w{index}_{weight:g}"
+            settings = {**(overrides or {}), "cost": cost, "cost_weight": weight}
+            if not _complete(run_dir):
+                if not quiet:
+                    print(f"sweep: cost weight {weight:g} -> {run_dir}", flush=True)
+                run_search(
+                    space_dir,
+                    dataset=dataset,
+                    out=run_dir,
+                    overrides=settings,
+                    config_file=config_file,
+                    resume=resume and (run_dir / "checkpoint.pt").is_file(),
+                    quiet=quiet,
+                    nproc=nproc,
+                )
+            rows.append(_row(space_dir, run_dir, weight, cost, cost_backbone, train_epochs, quiet))
+            write_csv(root / SWEEP_CSV, rows)  # after every run: a partial sweep is readable
+    except BaseException:
+        if created and root.is_dir() and not any(root.iterdir()):
+            root.rmdir()  # stopped or failed before its first search wrote anything
+        raise
     plot(root / SWEEP_PNG, rows)
     return rows
 

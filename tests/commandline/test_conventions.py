@@ -200,6 +200,7 @@ def test_errors_are_in_sedsl_words(tmp_path, monkeypatch):
         (["search", fake, "--data-dir", "nodata", "--out", "r"], "CIFAR-10 not found"),
         (["train", fake, "--genotype", "right", "--data-dir", "nodata"], "--download to fetch"),
         (["search", fake, "--dataset", "imagefolder:nowhere"], "not a directory"),
+        (["sweep", fake, "--cost-weight", "0", "--data-dir", "nd", "--out", "s"], "CIFAR-10 not"),
     ]
     runner = CliRunner()
     for args, message in cases:
