@@ -813,6 +813,23 @@ def train(
     )
 
 
+@main.command()
+def lsp() -> None:
+    """Serve the language server for .space files on stdin/stdout (for editors: docs/editor.md)."""
+    try:
+        from sedsl.lsp.server import serve
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("pygls", "lsprotocol", "cattrs", "attrs"):
+            raise
+        click.echo(
+            f"error: `sedsl lsp` needs pygls 2, which is not installed ({exc.name} is missing); "
+            "install it with: pip install 'pygls>=2,<3'",
+            err=True,
+        )
+        sys.exit(EXIT_USAGE)
+    serve()
+
+
 def _register_swap_commands() -> None:
     from sedsl.swap.commands import evaluate, swap
 

@@ -160,7 +160,7 @@ class Resolver:
 
     def _load(self, path: Path, display: str, stack: tuple[Path, ...]) -> ast.Module | None:
         self.read.append(path)
-        module = parse_file(path, self.diag, display)
+        module = self.parse(path, display)
         if not module.decls and self.diag.has_errors:
             return None if not stack else module
         self.hasher.update(module.source.encode("utf-8"))
@@ -179,6 +179,11 @@ class Resolver:
                     decl.span,
                 )
         return module
+
+    def parse(self, path: Path, display: str) -> ast.Module:
+        """One file's AST, read from disk; the language server reads an editor's unsaved
+        text instead (sedsl/lsp/analysis.py)."""
+        return parse_file(path, self.diag, display)
 
     def _import(self, decl: ast.Import, importer: Path, stack: tuple[Path, ...]) -> None:
         shipped = library_path(decl.path.value)
