@@ -12,6 +12,8 @@ from pathlib import Path
 
 import click
 
+from sedsl.options import text_or_json
+
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 
 # the names `search`, `train` and `cost` accept, kept here so that the CLI starts without
@@ -441,14 +443,7 @@ def graph(space: Path, out: Path, genotype: str | None, run_dir: Path | None, se
     default=None,
     help="classifier width (default: 10 for CIFAR ResNets, else 1000).",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="a table, or JSON.",
-)
+@text_or_json
 def cost(space_dir, genotype, backbone, input_size, num_classes, fmt) -> None:
     """Parameters, MACs and minimum pipeline buffer of a genotype in a backbone."""
     from sedsl.cost.report import CostError, render_json, render_text

@@ -13,6 +13,7 @@ import sys
 
 from .api import run_search
 from .errors import SearchError
+from .rundir import RunInterrupted
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,6 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", dest="config_file")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--overwrite", action="store_true")
     parser.add_argument("--quiet", action="store_true")
     parser.add_argument("--nproc", type=int, default=1)
     parser.add_argument("--max-epochs-this-run", type=int)
@@ -36,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
             overrides=overrides,
             config_file=args.config_file,
             resume=args.resume,
+            overwrite=args.overwrite,
             quiet=args.quiet,
             nproc=args.nproc,
             max_epochs_this_run=args.max_epochs_this_run,
@@ -43,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     except SearchError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except RunInterrupted as interrupted:  # says what was kept
+        print(interrupted, file=sys.stderr)
+        return interrupted.exit_code
     if not args.quiet:
         print(run_dir)
     return 0

@@ -455,13 +455,4 @@ def check_resumable(state: dict[str, Any], space: LoadedSpace, config: SearchCon
     now, defaults = config_to_dict(config), config_to_dict(SearchConfig())
     # an option a checkpoint does not record is one added since: it had its default then
     before = {key: state["config"].get(key, defaults[key]) for key in now}
-    changed = [
-        f"{key}: {before[key]!r} -> {now[key]!r}"
-        for key in now
-        if key not in RESUMABLE_CHANGES and before[key] != now[key]
-    ]
-    if changed:
-        raise SearchError(
-            "cannot resume with different options (" + "; ".join(changed) + "); "
-            "drop the changed options or start a new run with another --out"
-        )
+    rundir.refuse_changed_options(before, now, RESUMABLE_CHANGES)

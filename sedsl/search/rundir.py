@@ -119,6 +119,26 @@ def critical() -> Iterator[None]:
             raise _Signalled(number)
 
 
+# ---- resuming --------------------------------------------------------------------------
+
+
+def refuse_changed_options(
+    before: dict[str, Any], now: dict[str, Any], resumable: frozenset[str], changed=()
+) -> None:
+    """Refuse to resume when an option that changes the numbers differs from the run's;
+    ``changed`` lists other differences already found (e.g. the genotype)."""
+    changed = list(changed) + [
+        f"{key}: {before[key]!r} -> {now[key]!r}"
+        for key in now
+        if key not in resumable and before[key] != now[key]
+    ]
+    if changed:
+        raise SearchError(
+            "cannot resume with different options (" + "; ".join(changed) + "); "
+            "drop the changed options or start a new run with another --out"
+        )
+
+
 # ---- the folder ------------------------------------------------------------------------
 
 

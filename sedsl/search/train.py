@@ -223,19 +223,10 @@ class _Training:
             raise SearchError("the checkpoint is not of a `sedsl train` run; not resuming")
         now = asdict(self.config)
         before = {key: state["config"].get(key) for key in now}
-        changed = [f"genotype: {state['genotype']!r} -> {self.genotype!r}"] * (
+        genotype = [f"genotype: {state['genotype']!r} -> {self.genotype!r}"] * (
             state["genotype"] != self.genotype
         )
-        changed += [
-            f"{key}: {before[key]!r} -> {now[key]!r}"
-            for key in now
-            if key not in RESUMABLE_CHANGES and before[key] != now[key]
-        ]
-        if changed:
-            raise SearchError(
-                "cannot resume with different options (" + "; ".join(changed) + "); "
-                "drop the changed options or start a new run with another --out"
-            )
+        rundir.refuse_changed_options(before, now, RESUMABLE_CHANGES, genotype)
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.schedule.load_state_dict(state["schedule"])

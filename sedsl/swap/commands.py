@@ -9,7 +9,20 @@ from pathlib import Path
 
 import click
 
+from sedsl.options import text_or_json
+
 EXIT_USAGE = 2
+
+
+def _evaluation_options(command):
+    """How `swap --evaluate` and `evaluate` score, and what they print."""
+    command = text_or_json(command)
+    command = click.option(
+        "--workers", type=int, default=0, show_default=True, help="data-loading processes."
+    )(command)
+    return click.option(
+        "--batch-size", type=int, default=64, show_default=True, help="images per evaluation batch."
+    )(command)
 
 
 def _guarded(action):
@@ -58,18 +71,7 @@ def _guarded(action):
     help="an ImageFolder (ROOT/val or ROOT): report top-1 of the original and the swapped.",
 )
 @click.option("--limit", type=int, default=None, help="evaluate the first N images only.")
-@click.option(
-    "--batch-size", type=int, default=64, show_default=True, help="images per evaluation batch."
-)
-@click.option("--workers", type=int, default=0, show_default=True, help="data-loading processes.")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="a table, or JSON.",
-)
+@_evaluation_options
 def swap(
     backbone,
     space_dir,
@@ -161,18 +163,7 @@ def swap(
     help="the original network's weights (default: the file the swap was made from).",
 )
 @click.option("--limit", type=int, default=None, help="the first N images only.")
-@click.option(
-    "--batch-size", type=int, default=64, show_default=True, help="images per evaluation batch."
-)
-@click.option("--workers", type=int, default=0, show_default=True, help="data-loading processes.")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="a table, or JSON.",
-)
+@_evaluation_options
 def evaluate(swap_dir, data, weights, limit, batch_size, workers, fmt) -> None:
     """Top-1 of the original and the swapped network of a swap directory on an ImageFolder."""
 
