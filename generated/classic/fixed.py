@@ -14,11 +14,19 @@ from torch import Tensor, nn
 
 
 class ChannelConv1d(nn.Module):
-    """A 1D convolution across the channels of a [B, C, 1, 1] descriptor (ECA)."""
+    """A 1D convolution across the channels of a [B, C, 1, 1] descriptor (ECA; CECA pads
+    circularly)."""
 
-    def __init__(self, kernel_size: int, bias: bool = False):
+    def __init__(self, kernel_size: int, bias: bool = False, circular: bool = False):
         super().__init__()
-        self.conv = nn.Conv1d(1, 1, kernel_size, padding=(kernel_size - 1) // 2, bias=bias)
+        self.conv = nn.Conv1d(
+            1,
+            1,
+            kernel_size,
+            padding=(kernel_size - 1) // 2,
+            bias=bias,
+            padding_mode="circular" if circular else "zeros",
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         b, c = x.shape[0], x.shape[1]

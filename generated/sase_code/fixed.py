@@ -13,8 +13,9 @@ import torch
 from torch import Tensor, nn
 
 
-def std_pool(x: Tensor, dims: tuple[int, ...], eps: float = 1e-10) -> Tensor:
-    """Standard deviation over `dims` (SRM), unbiased as in the SASE code (`torch.std`);
+def std_pool(x: Tensor, dims: tuple[int, ...], eps: float = 1e-10, unbiased: bool = True) -> Tensor:
+    """Standard deviation over `dims` (SRM), unbiased as in the SASE code (`torch.std`) unless
+    `unbiased` is false (divided by n, as the SRM paper defines it);
     the tiny eps keeps the gradient finite on a constant input, where sqrt has none.
     Two-pass (centre, then square), written out: the same value as `x.var`, which on CPU
     is several times slower over the channel axis (benchmarks/supernet_step.py)."""
@@ -22,7 +23,7 @@ def std_pool(x: Tensor, dims: tuple[int, ...], eps: float = 1e-10) -> Tensor:
     for d in dims:
         count *= x.shape[d]
     centred = x - x.mean(dim=dims, keepdim=True)
-    variance = centred.square().sum(dim=dims, keepdim=True) / (count - 1)
+    variance = centred.square().sum(dim=dims, keepdim=True) / (count - 1 if unbiased else count)
     return (variance + eps).sqrt()
 
 
@@ -82,11 +83,19 @@ class Affine(nn.Module):
 
 
 class ChannelConv1d(nn.Module):
-    """A 1D convolution across the channels of a [B, C, 1, 1] descriptor (ECA)."""
+    """A 1D convolution across the channels of a [B, C, 1, 1] descriptor (ECA; CECA pads
+    circularly)."""
 
-    def __init__(self, kernel_size: int, bias: bool = False):
+    def __init__(self, kernel_size: int, bias: bool = False, circular: bool = False):
         super().__init__()
-        self.conv = nn.Conv1d(1, 1, kernel_size, padding=(kernel_size - 1) // 2, bias=bias)
+        self.conv = nn.Conv1d(
+            1,
+            1,
+            kernel_size,
+            padding=(kernel_size - 1) // 2,
+            bias=bias,
+            padding_mode="circular" if circular else "zeros",
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         b, c = x.shape[0], x.shape[1]

@@ -12,8 +12,9 @@ import torch
 from torch import Tensor, nn
 
 
-def std_pool(x: Tensor, dims: tuple[int, ...], eps: float = 1e-10) -> Tensor:
-    """Standard deviation over `dims` (SRM), unbiased as in the SASE code (`torch.std`);
+def std_pool(x: Tensor, dims: tuple[int, ...], eps: float = 1e-10, unbiased: bool = True) -> Tensor:
+    """Standard deviation over `dims` (SRM), unbiased as in the SASE code (`torch.std`) unless
+    `unbiased` is false (divided by n, as the SRM paper defines it);
     the tiny eps keeps the gradient finite on a constant input, where sqrt has none.
     Two-pass (centre, then square), written out: the same value as `x.var`, which on CPU
     is several times slower over the channel axis (benchmarks/supernet_step.py)."""
@@ -21,7 +22,7 @@ def std_pool(x: Tensor, dims: tuple[int, ...], eps: float = 1e-10) -> Tensor:
     for d in dims:
         count *= x.shape[d]
     centred = x - x.mean(dim=dims, keepdim=True)
-    variance = centred.square().sum(dim=dims, keepdim=True) / (count - 1)
+    variance = centred.square().sum(dim=dims, keepdim=True) / (count - 1 if unbiased else count)
     return (variance + eps).sqrt()
 
 

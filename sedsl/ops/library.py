@@ -190,6 +190,12 @@ def _same_shapes_infer(ctx, shapes, p) -> Shape:
     return first
 
 
+def _group_norm_infer(ctx, shapes, p) -> Shape:
+    _, c, _, _ = _rank4(shapes[0])
+    ctx.require(c % p["groups"], "==", 0, "the groups must divide the channels")
+    return shapes[0]
+
+
 def _affine_infer(ctx, shapes, p) -> Shape:
     b, c, h, w = _rank4(shapes[0])
     return shapes[0]
@@ -255,8 +261,14 @@ def _build() -> dict[str, Primitive]:
         ),
         _pool(
             "std_pool",
-            "Standard deviation over the chosen axes (SRM).",
-            lambda c: f"std_pool({c.args[0]}, {_axes(c.raw['over'])})",
+            "Standard deviation over the chosen axes (SRM); unbiased (n - 1) by default, as "
+            "the SASE code has it, `unbiased=false` divides by n as the SRM paper does.",
+            lambda c: (
+                f"std_pool({c.args[0]}, {_axes(c.raw['over'])}"
+                + ("" if c.raw["unbiased"] else ", unbiased=False")
+                + ")"
+            ),
+            extra=(ParamSpec("unbiased", "bool", True, "divide by n - 1, not n"),),
             imports=("std_pool",),
         ),
         _pool(
@@ -364,11 +376,13 @@ def _build() -> dict[str, Primitive]:
         Primitive(
             name="conv1d",
             stateful=True,
-            doc="1D convolution across the channels of a descriptor (ECA), 'same' padding.",
+            doc="1D convolution across the channels of a descriptor (ECA), 'same' padding, zero "
+            "or circular (CECA).",
             signature="[B, C, 1, 1] -> [B, C, 1, 1]",
             params=(
                 ParamSpec("k", dim, Dim.const(3), "kernel size (odd)"),
                 ParamSpec("bias", "bool", False, "learn a bias"),
+                ParamSpec("circular", "bool", False, "pad circularly (timm's CECA)"),
             ),
             arity=1,
             infer=_conv1d_infer,
@@ -376,6 +390,7 @@ def _build() -> dict[str, Primitive]:
                 "{m}(" + c.args[0] + ")",
                 init=f"ChannelConv1d({c.params['k']}"
                 + (", bias=True" if c.raw["bias"] else "")
+                + (", circular=True" if c.raw["circular"] else "")
                 + ")",
                 imports=("ChannelConv1d",),
             ),
@@ -407,6 +422,26 @@ def _build() -> dict[str, Primitive]:
             sized_by=lambda shapes, p: (),  # one weight per input
         ),
         Primitive(
+            name="group_norm",
+            stateful=True,
+            doc="Group normalisation: `groups` groups of channels, each normalised over its "
+            "channels and all positions, then a scale and shift per channel (groups=1 is "
+            "timm's GroupNorm1; on [B, C, 1, 1] it is LayerNorm over the channels).",
+            signature="[B, C, H, W] -> [B, C, H, W]",
+            params=(
+                ParamSpec("groups", dim, Dim.const(1), "number of channel groups"),
+                ParamSpec("eps", "float", 1e-5, "added to the variance"),
+            ),
+            arity=1,
+            infer=_group_norm_infer,
+            code=lambda c: Code(
+                "{m}(" + c.args[0] + ")",
+                init=f"nn.GroupNorm({c.params['groups']}, {c.shapes[0][1]}, eps={c.params['eps']})",
+            ),
+            sized_by=lambda shapes, p: (shapes[0][1],),
+            buffer=_global_buffer,
+        ),
+        Primitive(
             name="bn",
             stateful=True,
             doc="Batch normalisation over channels.",
@@ -431,6 +466,16 @@ def _build() -> dict[str, Primitive]:
             "silu",
             "x * sigmoid(x) (SiLU, swish): EfficientNet's activation, also inside its SE.",
             "nn.functional.silu({x})",
+        ),
+        _unary(
+            "hard_sigmoid",
+            "relu6(x + 3) / 6, a piecewise-linear sigmoid (MobileNetV3; timm's ESE gate).",
+            "nn.functional.hardsigmoid({x})",
+        ),
+        _unary(
+            "hard_swish",
+            "x * relu6(x + 3) / 6 (h-swish, MobileNetV3; coordinate attention's activation).",
+            "nn.functional.hardswish({x})",
         ),
         _unary("identity", "Returns its input.", "{x}"),
         _unary("zero", "Zeros of the input's shape (DARTS' `none`).", "{x}.mul(0.0)"),
