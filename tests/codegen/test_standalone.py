@@ -1,7 +1,7 @@
 """Every generated `fixed.py` stands alone: copied by itself into an empty directory and imported
 by an isolated interpreter (`python -I`) in which `sedsl` cannot be imported (a fake `sedsl.py`
 that raises ImportError shadows the installed package), it builds every declared genotype, as
-its named class and through `build_fixed`, at every CIFAR point, and runs it at batch size 1 in
+its named class and through `build_fixed`, at every CIFAR point, and runs it at batch size 2 in
 training and in eval mode. Then a subset goes through `torch.export` and `torch.compile`."""
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ CHILD = textwrap.dedent(
                 torch.manual_seed(0)
                 direct = named[0](c, h, w)
                 assert direct.state_dict().keys() == built.state_dict().keys()
-                x = torch.randn(1, c, h, w)
+                x = torch.randn(2, c, h, w)  # BN over a pooled descriptor needs 2
                 for train in (True, False):
                     built.train(train)
                     direct.train(train)

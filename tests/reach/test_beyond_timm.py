@@ -1,0 +1,126 @@
+"""Attention blocks timm does not ship, as spaces with searched choices: SRM and BAM (and triplet
+attention once axis permutation lands). Each genotype is tested against a reference written here
+from the paper's text (not from sedsl's output): weights copied by name, float64, two sizes,
+train mode then eval mode (tests/reach/compare.py)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import Tensor, nn
+
+from tests.reach.compare import assert_computes_the_same, fixed_module, randomise
+
+SIZES = [(16, 8, 8), (32, 12, 10)]  # (C, H, W): the second not square
+BN_STATE = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
+
+
+def bn(reference: str, ours: str) -> dict[str, str]:
+    return {f"{reference}.{s}": f"{ours}.{s}" for s in BN_STATE}
+
+
+def linear(reference: str, ours: str) -> dict[str, str]:
+    return {f"{reference}.weight": f"{ours}.weight", f"{reference}.bias": f"{ours}.bias"}
+
+
+def check(space: str, genotype: str, make_reference, names: dict) -> None:
+    for seed, (c, h, w) in enumerate(SIZES):
+        mine = randomise(fixed_module(space, genotype, c, h, w), seed)
+        reference = make_reference(c).double()
+        assert_computes_the_same(mine, reference, names, (c, h, w), f"{space} {genotype}")
+
+
+# ---- SRM ------------------------------------------------------------------------------------
+
+
+class SRMReference(nn.Module):
+    """SRM (Lee, Kim and Nam, "SRM: A Style-based Recalibration Module for Convolutional Neural
+    Networks", ICCV 2019), section 3. Style pooling: per channel the mean mu = 1/HW sum x and the
+    standard deviation sigma = sqrt(1/HW sum (x - mu)^2), the style t = [mu, sigma]. Style
+    integration: a channel-wise fully connected layer z_c = w_c . t_c (w in R^{C x 2}), batch
+    normalisation of z over the mini-batch, g = sigmoid(BN(z)). Output x * g. `use_std=False`
+    keeps mu alone (t = [mu], w in R^{C x 1})."""
+
+    def __init__(self, channels: int, use_std: bool = True) -> None:
+        super().__init__()
+        self.use_std = use_std
+        self.cfc = nn.Parameter(torch.zeros(channels, 2 if use_std else 1))
+        self.bn = nn.BatchNorm1d(channels)
+
+    def forward(self, x: Tensor) -> Tensor:
+        b, c = x.shape[:2]
+        flat = x.reshape(b, c, -1)
+        mu = flat.mean(dim=2)
+        stats = [mu]
+        if self.use_std:
+            stats.append(((flat - mu[..., None]) ** 2).mean(dim=2).sqrt())
+        t = torch.stack(stats, dim=2)  # [B, C, 1 or 2]
+        z = (t * self.cfc).sum(dim=2)  # the CFC
+        g = torch.sigmoid(self.bn(z))
+        return x * g[:, :, None, None]
+
+
+@pytest.mark.parametrize("genotype", ["srm", "mean_only"])
+def test_srm_equals_the_papers_definition(genotype):
+    use_std = genotype == "srm"
+    # the CFC's columns are the per-channel weights of the statistics, in order [mu, sigma]
+    columns = ("a.weigh.conv2d.weight", "b.weigh.conv2d.weight")
+    names = {"cfc": columns if use_std else columns[:1], **bn("bn", "n.op")}
+    check("srm", genotype, lambda c: SRMReference(c, use_std=use_std), names)
+
+
+# ---- BAM ------------------------------------------------------------------------------------
+
+
+class BAMReference(nn.Module):
+    """BAM (Park, Woo, Lee and Kweon, "BAM: Bottleneck Attention Module", BMVC 2018), section 3.
+    M(F) = sigmoid(M_c(F) + M_s(F)), both maps broadcast to C x H x W, and F' = F + F * M(F).
+    Channel branch: M_c(F) = BN(MLP(AvgPool(F))) with one hidden layer of C / r units (W_0, b_0,
+    ReLU, W_1, b_1). Spatial branch: M_s(F) = BN(f3_1x1(f2_3x3(f1_3x3(f0_1x1(F))))), f0 to C / r
+    channels, f1 and f2 3x3 convs with dilation d, f3 to one channel; the paper writes the convs
+    only, a ReLU follows each but the last as in its released code. r = 16, d = 4.
+    `spatial=False` drops M_s (the channel branch alone)."""
+
+    def __init__(self, channels: int, r: int = 16, d: int = 4, spatial: bool = True) -> None:
+        super().__init__()
+        hidden = channels // r
+        self.fc0, self.fc1 = nn.Linear(channels, hidden), nn.Linear(hidden, channels)
+        self.bn_c = nn.BatchNorm1d(channels)
+        self.spatial = spatial
+        if spatial:
+            self.f0 = nn.Conv2d(channels, hidden, 1)
+            self.f1 = nn.Conv2d(hidden, hidden, 3, padding=d, dilation=d)
+            self.f2 = nn.Conv2d(hidden, hidden, 3, padding=d, dilation=d)
+            self.f3 = nn.Conv2d(hidden, 1, 1)
+            self.bn_s = nn.BatchNorm2d(1)
+
+    def forward(self, f: Tensor) -> Tensor:
+        m_c = self.bn_c(self.fc1(torch.relu(self.fc0(f.mean(dim=(2, 3))))))[:, :, None, None]
+        m = m_c
+        if self.spatial:
+            s = torch.relu(self.f2(torch.relu(self.f1(torch.relu(self.f0(f))))))
+            m = m_c + self.bn_s(self.f3(s))
+        return f + f * torch.sigmoid(m)
+
+
+def _bam_names(spatial: bool) -> dict[str, str]:
+    names = {
+        **linear("fc0", "m_c.hidden_conv2d"),
+        **linear("fc1", "m_c.conv2d"),
+        **bn("bn_c", "m_c.bn"),
+    }
+    if spatial:
+        names |= {
+            **linear("f0", "m_s.reduced_conv2d"),
+            **linear("f1", "m_s.first_conv2d"),
+            **linear("f2", "m_s.second_conv2d"),
+            **linear("f3", "m_s.conv2d"),
+            **bn("bn_s", "m_s.bn"),
+        }
+    return names
+
+
+@pytest.mark.parametrize("genotype", ["bam", "channel_only"])
+def test_bam_equals_the_papers_definition(genotype):
+    spatial = genotype == "bam"
+    check("bam", genotype, lambda c: BAMReference(c, spatial=spatial), _bam_names(spatial))

@@ -1,0 +1,277 @@
+"""The timm coverage table: every attention module timm's `create_attn` offers, the shipped space
+and genotype that computes it, how timm's module is built for the comparison and how its weights
+map onto ours. tests/reach/test_timm_coverage.py runs every row against timm; docs/coverage.md is
+generated from this table (`SEDSL_UPDATE_GOLDEN=1` rewrites it) so the two cannot drift."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from unittest import mock
+
+import timm.layers.gather_excite as timm_ge
+from timm.layers.cbam import CbamModule, LightCbamModule
+from timm.layers.coord_attn import EfficientLocalAttn, SimpleCoordAttn, StripAttn
+from timm.layers.eca import CecaModule, EcaModule
+from timm.layers.squeeze_excite import EffectiveSEModule, SEModule
+from torch import nn
+
+TEST = "tests/reach/test_timm_coverage.py"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One timm module computed by one genotype of one shipped space."""
+
+    timm: str  # the name create_attn takes
+    module: str  # how the timm module is built, as written in the docs
+    space: str
+    genotype: str
+    build: Callable[[int], nn.Module]  # timm's module for C channels
+    names: dict[str, str] = field(default_factory=dict)  # timm state key -> our state key
+    # the channel counts at which timm's own size rules agree with the space's (ECA's kernel is
+    # chosen from log2(C) by timm, a parameter of the space here)
+    channels_ok: Callable[[int], bool] = lambda c: True
+    note: str = ""
+    variant: str = ""  # tells apart two rows of one timm name
+
+    @property
+    def id(self) -> str:
+        return f"{self.timm}-{self.variant}" if self.variant else self.timm
+
+    @property
+    def test(self) -> str:
+        return f"{TEST}::test_equals_timm[{self.id}]"
+
+
+def _bn(timm_prefix: str, our_prefix: str) -> dict[str, str]:
+    stats = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
+    return {f"{timm_prefix}.{s}": f"{our_prefix}.{s}" for s in stats}
+
+
+def _conv(timm_prefix: str, our_prefix: str, bias: bool = True) -> dict[str, str]:
+    names = {f"{timm_prefix}.weight": f"{our_prefix}.weight"}
+    if bias:
+        names[f"{timm_prefix}.bias"] = f"{our_prefix}.bias"
+    return names
+
+
+class _TorchNN:
+    """torch.nn, but BatchNorm2d ignores extra positional arguments (see `gather_excite`)."""
+
+    def __getattr__(self, name: str):
+        return getattr(nn, name)
+
+    @staticmethod
+    def BatchNorm2d(channels: int, *_: object, **kwargs) -> nn.BatchNorm2d:  # noqa: N802
+        return nn.BatchNorm2d(channels, **kwargs)
+
+
+def gather_excite(channels: int, **kwargs) -> nn.Module:
+    """timm's GatherExcite. timm 1.0.31 passes `*dd` (the strings 'device' and 'dtype' as
+    positional arguments) to ConvMlp, create_conv2d and BatchNorm2d where it means `**dd`, so the
+    module cannot be built with its default use_mlp=True or with extra_params=True. Those three
+    calls get their intended arguments here (the extra positionals dropped); timm's code and
+    forward are otherwise untouched."""
+    mlp, conv = timm_ge.ConvMlp, timm_ge.create_conv2d
+    with (
+        mock.patch.object(timm_ge, "ConvMlp", lambda i, h, *_, **kw: mlp(i, h, **kw)),
+        mock.patch.object(timm_ge, "create_conv2d", lambda i, o, *_, **kw: conv(i, o, **kw)),
+        mock.patch.object(timm_ge, "nn", _TorchNN()),
+    ):
+        return timm_ge.GatherExcite(channels, **kwargs)
+
+
+def _eca_kernel_is_3(c: int) -> bool:
+    # timm: t = int(abs(log2(C) + 1) / 2), k = max(t if t odd else t + 1, 3): 3 for C < 128
+    return c < 128
+
+
+ROWS: tuple[Row, ...] = (
+    Row(
+        "se",
+        "SEModule(C)",
+        "timm_channel",
+        "se",
+        SEModule,
+        {**_conv("fc1", "e.conv2d"), **_conv("fc2", "e.conv2d_1")},
+    ),
+    Row(
+        "ese",
+        "EffectiveSEModule(C)",
+        "timm_channel",
+        "ese",
+        EffectiveSEModule,
+        _conv("fc", "e.conv2d"),
+        note="gate hard_sigmoid, timm's default for ESE",
+    ),
+    Row(
+        "eca",
+        "EcaModule(C)",
+        "timm_channel",
+        "eca",
+        EcaModule,
+        _conv("conv", "e.conv1d.conv", bias=False),
+        channels_ok=_eca_kernel_is_3,
+        note="timm picks the kernel from C, 3 below 128 channels; here it is `eca_k`",
+    ),
+    Row(
+        "ceca",
+        "CecaModule(C)",
+        "timm_channel",
+        "ceca",
+        CecaModule,
+        _conv("conv", "e.conv1d.conv", bias=False),
+        channels_ok=_eca_kernel_is_3,
+        note="circular padding; kernel as for eca",
+    ),
+    Row(
+        "ge",
+        "GatherExcite(C)",
+        "timm_channel",
+        "ge",
+        gather_excite,
+        {**_conv("mlp.fc1", "e.conv2d"), **_conv("mlp.fc2", "e.conv2d_1")},
+        note="global extent with its MLP; timm 1.0.31 needs its `*dd` typo fixed to build it",
+    ),
+    Row(
+        "ge",
+        "GatherExcite(C, use_mlp=False)",
+        "timm_channel",
+        "ge_nomlp",
+        lambda c: gather_excite(c, use_mlp=False),
+        note="global extent, parameter-free",
+        variant="no_mlp",
+    ),
+    Row(
+        "cbam",
+        "CbamModule(C)",
+        "timm_cbam",
+        "cbam",
+        CbamModule,
+        {
+            **_conv("channel.fc1", "c.mlp.conv2d", bias=False),
+            **_conv("channel.fc2", "c.mlp.conv2d_1", bias=False),
+            **_conv("spatial.conv.conv", "s.conv2d", bias=False),
+            **_bn("spatial.conv.bn", "s.bn"),
+        },
+    ),
+    Row(
+        "lcbam",
+        "LightCbamModule(C)",
+        "timm_cbam",
+        "lcbam",
+        LightCbamModule,
+        {
+            **_conv("channel.fc1", "c.cbam_mlp.conv2d", bias=False),
+            **_conv("channel.fc2", "c.cbam_mlp.conv2d_1", bias=False),
+            **_conv("spatial.conv.conv", "s.conv2d", bias=False),
+            **_bn("spatial.conv.bn", "s.bn"),
+        },
+    ),
+    Row(
+        "scoord",
+        "SimpleCoordAttn(C)",
+        "timm_coord",
+        "scoord",
+        SimpleCoordAttn,
+        {
+            **_conv("fc1", "y.encode"),
+            **_conv("fc_h", "y.rows_conv2d"),
+            **_conv("fc_w", "y.cols_conv2d"),
+        },
+        note="timm's linear layers are 1x1 convs here, weights reshaped",
+    ),
+    Row(
+        "ela",
+        "EfficientLocalAttn(C)",
+        "timm_coord",
+        "ela",
+        EfficientLocalAttn,
+        {
+            **_conv("conv_h", "y.rows_conv2d", bias=False),
+            **_conv("conv_w", "y.cols_conv2d", bias=False),
+            **_conv("norm_h", "y.a_h_group_norm"),
+            **_conv("norm_w", "y.a_w_group_norm"),
+        },
+    ),
+    Row(
+        "strip",
+        "StripAttn(C)",
+        "timm_coord",
+        "strip",
+        StripAttn,
+        {
+            **_conv("conv_h", "y.rows_conv2d", bias=False),
+            **_conv("conv_w", "y.cols_conv2d", bias=False),
+        },
+    ),
+)
+
+# Modules that replace a network's convolutions rather than gate a feature map: out of the design
+# (docs/coverage.md says why).
+REPLACES_CONVOLUTIONS: dict[str, str] = {
+    "sk": "SelectiveKernel",
+    "splat": "SplitAttn",
+    "lambda": "LambdaLayer",
+    "bottleneck": "BottleneckAttn",
+    "halo": "HaloAttn",
+}
+
+# Gating modules (or variants) not yet a genotype of a shipped space: (timm name, module, what
+# the language lacks for it).
+NOT_YET: tuple[tuple[str, str, str], ...] = (
+    (
+        "ecam",
+        "EcaModule(C, use_mlp=True)",
+        "its MLP runs across the channel axis: an axis permutation",
+    ),
+    ("ge", "GatherExcite(C, extent=2 or more)", "strided pooling and interpolation back"),
+    ("gc", "GlobalContext(C)", "attention pooling: softmax over positions and matmul"),
+    ("gca", "GlobalContext(C, fuse_add=True, fuse_scale=False)", "as gc"),
+    (
+        "coord",
+        "CoordAttn(C)",
+        "one BN over both strips concatenated along H: concat along an "
+        "axis and a split into H and W",
+    ),
+    ("nl", "NonLocalAttn(C)", "attention between positions: reshape, matmul and softmax"),
+    (
+        "bat",
+        "BatNonLocalAttn(C)",
+        "bilinear attentional transforms: reshape, matmul and adaptive pooling to a block size",
+    ),
+)
+
+
+def timm_names() -> list[str]:
+    """Every name timm's create_attn accepts, read from its source in order."""
+    module = importlib.import_module("timm.layers.create_attn")  # timm.layers.create_attn is
+    source = inspect.getsource(module.get_attn)  # also the name of the function
+    return re.findall(r"attn_type == '(\w+)'", source)
+
+
+BEGIN, END = "<!-- coverage:begin -->", "<!-- coverage:end -->"
+
+
+def coverage_table() -> str:
+    rows = [
+        "| timm name | timm module | space | genotype | note | test |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for row in ROWS:
+        rows.append(
+            f"| `{row.timm}` | `{row.module}` | `spaces/{row.space}.space` | `{row.genotype}` "
+            f"| {row.note or '-'} | `{row.test}` |"
+        )
+    for name, module, missing in NOT_YET:
+        rows.append(f"| `{name}` | `{module}` | not yet | - | needs {missing} | - |")
+    for name, module in REPLACES_CONVOLUTIONS.items():
+        rows.append(
+            f"| `{name}` | `{module}` | out of the design | - | replaces a convolution "
+            "(below) | - |"
+        )
+    return "\n".join(rows)
