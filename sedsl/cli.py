@@ -814,10 +814,11 @@ def lsp() -> None:
     try:
         from sedsl.lsp.server import serve
     except ModuleNotFoundError as exc:
-        if exc.name not in ("pygls", "lsprotocol", "cattrs", "attrs"):
+        missing = (exc.name or "").split(".")[0]
+        if missing not in ("pygls", "lsprotocol", "cattrs", "attrs"):
             raise
         click.echo(
-            f"error: `sedsl lsp` needs pygls 2, which is not installed ({exc.name} is missing); "
+            f"error: `sedsl lsp` needs pygls 2, which is not installed ({missing} is missing); "
             "install it with: pip install 'pygls>=2,<3'",
             err=True,
         )

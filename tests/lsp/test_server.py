@@ -283,3 +283,17 @@ def test_sedsl_lsp_is_a_command():
         timeout=60,
     )
     assert result.returncode == 0 and "language server" in result.stdout
+
+
+def test_without_pygls_sedsl_lsp_says_what_to_install():
+    code = "import sys; sys.modules['pygls'] = None; from sedsl.cli import main; main()"
+    result = subprocess.run(
+        [sys.executable, "-c", code, "lsp"],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "needs pygls 2" in result.stderr and "pip install 'pygls>=2,<3'" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -333,3 +333,25 @@ def test_every_token_of_a_shipped_space_is_classified_as_lark_lexes_it(scanner, 
             assert scope.startswith(("keyword.operator", "punctuation")), (token, scope)
         checked += 1
     assert checked > 20
+
+
+def test_the_vscode_extension_folder_names_this_grammar(grammar):
+    folder = ROOT / "editors" / "vscode"
+    manifest = json.loads((folder / "package.json").read_text(encoding="utf-8"))
+    (language,) = manifest["contributes"]["languages"]
+    (contributed,) = manifest["contributes"]["grammars"]
+    assert language["id"] == contributed["language"] == "space"
+    assert language["extensions"] == [f".{ext}" for ext in grammar["fileTypes"]]
+    assert contributed["scopeName"] == grammar["scopeName"]
+    assert Path(contributed["path"]).name == TM_PATH.name
+    config = json.loads((folder / Path(language["configuration"])).read_text(encoding="utf-8"))
+    assert config["comments"]["lineComment"] == "#"
+    # docs/editor.md copies exactly these files and names the language id the client needs
+    doc = (ROOT / "docs" / "editor.md").read_text(encoding="utf-8")
+    ext = f"{manifest['publisher']}.{manifest['name']}-{manifest['version']}"
+    assert f"~/.vscode/extensions/{ext}" in doc
+    for name in ("package.json", Path(language["configuration"]).name):
+        assert f"editors/vscode/{name}" in doc
+    assert f"grammars/{TM_PATH.name}" in doc
+    assert '"glspc.server.languageId": ["space"]' in doc
+    assert '"glspc.server.commandArguments": ["lsp"]' in doc
