@@ -283,7 +283,26 @@ def _name(an: Analysis, decl, name: str) -> Target | None:
         )
         text = _code(f"{name}({params})\n{prim.signature}")
         return Target(_with_doc(text + "\n\nprimitive op", prim.doc))
-    return None
+    return _dim(an, decl, name)
+
+
+def _dim(an: Analysis, decl, name: str) -> Target | None:
+    """A size symbol: of an op's input signature, or of the block's input, with the values
+    the space's instantiation points give it."""
+    if isinstance(decl, ast.OpDef):
+        op = an.op_irs.get(decl.name)
+        if op is not None and name in op.dims:
+            return Target(_code(f"dim {name}") + f"\n\nbound by the input of op `{op.name}`")
+        return None
+    block = an.space.block if an.space else None
+    if block is None or name not in {str(d) for d in block.input}:
+        return None
+    text = _code(f"dim {name}") + f"\n\nof the block's input {shape_text(block.input)}"
+    for point_set in an.space.point_sets:
+        values = [str(v) for point in point_set.points for k, v in point if k == name]
+        if values:
+            text += f"\n\n`{point_set.name}`: {', '.join(values)}"
+    return Target(text)
 
 
 def _literal(value) -> str:

@@ -9,6 +9,7 @@ exact place as related information, so an error in a library is not silently mis
 
 from __future__ import annotations
 
+import traceback
 from pathlib import Path
 
 from lsprotocol import types
@@ -51,10 +52,28 @@ class SpaceServer(LanguageServer):
         path = to_fs_path(uri)
         if path is None:
             return
-        an = analyse(Path(path), self.open_texts())
-        self.analyses[uri] = an
         doc = self.workspace.get_text_document(uri)
-        items = [self._diagnostic(an, doc, d) for d in an.diagnostics]
+        try:
+            an = analyse(Path(path), self.open_texts())
+            items = [self._diagnostic(an, doc, d) for d in an.diagnostics]
+        except Exception as exc:  # a bug in sedsl: say so on the file, keep serving
+            self.analyses.pop(uri, None)
+            self.window_log_message(
+                types.LogMessageParams(types.MessageType.Error, traceback.format_exc())
+            )
+            start = types.Position(0, 0)
+            items = [
+                types.Diagnostic(
+                    range=types.Range(start, start),
+                    message=f"internal error in sedsl ({type(exc).__name__}: {exc}); the "
+                    "traceback is in the client's log: please report it with this file",
+                    severity=types.DiagnosticSeverity.Error,
+                    code="internal",
+                    source=SOURCE,
+                )
+            ]
+        else:
+            self.analyses[uri] = an
         params = types.PublishDiagnosticsParams(uri=uri, diagnostics=[d for d in items if d])
         self.text_document_publish_diagnostics(params)
 

@@ -219,6 +219,8 @@ def test_hover_shows_shapes_and_signatures(folder):
             assert "primitive op" in on_prim
             on_choice = await s.hover(uri, _pos(SPACE, "{ s = gap", len("{ s = ")))
             assert "gap = gap() -> [B, C, 1, 1]" in on_choice
+            on_dim = await s.hover(uri, _pos(SPACE, "require C", len("require ")))
+            assert "dim C" in on_dim and "`resnet20`: 16, 32, 64" in on_dim
             assert await s.hover(uri, _pos(SPACE, "A channel gate")) is None
 
     asyncio.run(scenario())
@@ -297,3 +299,29 @@ def test_without_pygls_sedsl_lsp_says_what_to_install():
     assert result.returncode == 2, result.stderr
     assert "needs pygls 2" in result.stderr and "pip install 'pygls>=2,<3'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_an_internal_error_is_a_diagnostic_and_the_server_keeps_serving(folder, monkeypatch):
+    import sedsl.lsp.server as server_module
+
+    real = server_module.analyse
+    calls = []
+
+    def flaky(path, texts):
+        calls.append(path)
+        if len(calls) == 1:
+            raise RuntimeError("boom")
+        return real(path, texts)
+
+    monkeypatch.setattr(server_module, "analyse", flaky)
+    path = folder / "gate.space"
+
+    async def scenario():
+        async with Session() as s:
+            uri = s.open(path, SPACE)
+            (d,) = await s.next_diagnostics(uri)
+            assert d.code == "internal" and "RuntimeError: boom" in d.message
+            s.change(uri, BROKEN, 2)
+            assert "E020" in [d.code for d in await s.next_diagnostics(uri)]
+
+    asyncio.run(scenario())
