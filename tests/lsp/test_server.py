@@ -56,7 +56,7 @@ check resnet20 (C, H, W) in [(16, 32, 32), (32, 16, 16), (64, 8, 8)]
 genotype plain { s = gap }
 """
 
-# a 4 -> [B, C, 1] shape mismatch: E020 (a candidate's result is not its op set's)
+# a candidate's result is not its op set's: E020
 BROKEN = SPACE.replace("-> [B, C, 1, 1] {", "-> [B, C, 1] {")
 
 
@@ -150,40 +150,88 @@ def folder(tmp_path, monkeypatch) -> Path:
     return tmp_path
 
 
-def _check_json(path: Path, cwd: Path) -> list[dict]:
-    """What `sedsl check --format json` says about the file, run as a user runs it."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "SEDSL_NO_CACHE": "1"}
-    result = subprocess.run(
-        [sys.executable, "-m", "sedsl.cli", "check", "--format", "json", str(path)],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode in (0, 1), result.stderr
-    return json.loads(result.stdout)["diagnostics"]
+def _check_json(path: Path, cwd: Path, monkeypatch) -> list[dict]:
+    """What `sedsl check --format json FILE` says, run from the file's folder."""
+    from click.testing import CliRunner
+
+    from sedsl.cli import main
+
+    monkeypatch.chdir(cwd)
+    result = CliRunner().invoke(main, ["check", "--format", "json", path.name])
+    assert result.exit_code in (0, 1), result.output
+    return json.loads(result.output)["diagnostics"]
 
 
-def test_diagnostics_on_open_and_change_match_sedsl_check(folder):
+_SEVERITY = {"error": types.DiagnosticSeverity.Error, "warning": types.DiagnosticSeverity.Warning}
+
+VARIANTS = {
+    # a candidate's result is not its op set's: E020
+    "shape": ("-> [B, C, 1, 1] {", "-> [B, C, 1] {"),
+    "syntax": ("e = fc(s,", "e = fc(s,,"),
+    "unknown name": ("sigmoid(e)", "sigmoid(ee)"),
+    "unused op set": (
+        "block gate",
+        "opset spare(x: [B, C, H, W]) -> [B, C, H, W] {\n  identity,\n}\n\nblock gate",
+    ),
+    "fails at a point": ("reduction: int = 8", "reduction: int = 32"),
+    "duplicate": ("param reduction: int = 8", "param reduction: int = 8\nparam reduction: int = 4"),
+}
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_diagnostics_are_sedsl_checks(folder, monkeypatch, variant):
+    old, new = VARIANTS[variant]
+    assert old in SPACE
+    text = SPACE.replace(old, new)
     path = folder / "gate.space"
-    path.write_text(BROKEN, encoding="utf-8")  # on disk too, for `sedsl check`
-    expected = _check_json(path, folder)
-    assert expected and {d["code"] for d in expected} >= {"E020"}
+    path.write_text(text, encoding="utf-8")  # on disk too, for `sedsl check`
+    expected = _check_json(path, folder, monkeypatch)
+    assert expected
+
+    def place(line, column, end_line, end_column):
+        return (line, column, end_line, end_column)
 
     async def scenario():
         async with Session() as s:
-            uri = s.open(path, BROKEN)
+            uri = s.open(path, text)
             got = await s.next_diagnostics(uri)
-            assert sorted(
-                (d.code, d.range.start.line + 1, d.range.start.character + 1) for d in got
-            ) == sorted((d["code"], d["span"]["line"], d["span"]["column"]) for d in expected)
-            first = next(d for d in got if d.code == "E020")
-            assert first.severity == types.DiagnosticSeverity.Error and first.source == "sedsl"
+            assert len(got) == len(expected)
+            for lsp, cli in zip(got, expected, strict=True):
+                assert lsp.code == cli["code"] and lsp.source == "sedsl"
+                assert lsp.message.startswith(cli["message"])
+                severity = _SEVERITY[cli["severity"]]
+                assert lsp.severity == severity
+                r = lsp.range
+                span = cli["span"]
+                assert place(
+                    r.start.line + 1, r.start.character + 1, r.end.line + 1, r.end.character + 1
+                ) == place(span["line"], span["column"], span["end_line"], span["end_column"]), (
+                    variant,
+                    lsp,
+                    cli,
+                )
+                related = [
+                    (i.location.range.start.line + 1, i.message)
+                    for i in lsp.related_information or ()
+                ]
+                assert related == [(lab["span"]["line"], lab["message"]) for lab in cli["labels"]]
+
+    asyncio.run(scenario())
+
+
+def test_diagnostics_follow_changes_to_the_unsaved_text(folder):
+    path = folder / "gate.space"
+    broken = SPACE.replace("-> [B, C, 1, 1] {", "-> [B, C, 1] {")
+    path.write_text(broken, encoding="utf-8")
+
+    async def scenario():
+        async with Session() as s:
+            uri = s.open(path, broken)
+            assert "E020" in [d.code for d in await s.next_diagnostics(uri)]
             # the fix, typed but not saved: the server checks the editor's text
             s.change(uri, SPACE, 2)
             assert await s.next_diagnostics(uri) == []
-            # and a new error: an unknown name
+            # and a new error: an unknown name, at its place
             s.change(uri, SPACE.replace("sigmoid(e)", "sigmoid(ee)"), 3)
             again = await s.next_diagnostics(uri)
             assert [d.code for d in again] == ["E010"]
