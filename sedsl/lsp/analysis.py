@@ -261,6 +261,13 @@ def _name(an: Analysis, decl, name: str) -> Target | None:
         if isinstance(own, ast.ScalarParam):
             text = _code(_source(an, own.span)) + f"\n\nparameter of op `{decl.name}`"
             return Target(text, span=own.span)
+    shared = next(
+        (st for st in _statements(decl) if isinstance(st, ast.Shared) and st.name == name), None
+    )
+    if shared is not None:
+        op = _name(an, None, shared.op.id)
+        text = f"shared instance `{name}`: one module for every call, `{_source(an, shared.span)}`"
+        return Target(text + (f"\n\n{op.hover}" if op else ""), span=shared.span)
     found = an.decls.get(name)
     if isinstance(found, ast.OpDef):
         return _op(an, found)
@@ -303,6 +310,16 @@ def _dim(an: Analysis, decl, name: str) -> Target | None:
         if values:
             text += f"\n\n`{point_set.name}`: {', '.join(values)}"
     return Target(text)
+
+
+def _statements(decl) -> Iterator[ast.Stmt]:
+    """Every statement of a block or op body, loops' bodies included."""
+    stack = list(getattr(decl, "body", ()))
+    while stack:
+        stmt = stack.pop()
+        yield stmt
+        if isinstance(stmt, ast.For):
+            stack.extend(stmt.body)
 
 
 def _literal(value) -> str:

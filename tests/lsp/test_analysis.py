@@ -47,3 +47,29 @@ def test_every_position_of_a_shipped_space(path):
         text = lookup(an, decl.span.line, column).hover
         assert f"{keyword} {decl.name}(" in text, text
         assert definition(an, decl.span.line, column) == (path.resolve(), decl.span)
+
+
+def _at(path: Path, needle: str, offset: int = 0) -> tuple[int, int]:
+    lines = path.read_text(encoding="utf-8").split("\n")
+    number = next(i for i, line in enumerate(lines, 1) if needle in line)
+    return number, lines[number - 1].index(needle) + offset + 1
+
+
+def test_a_loop_shows_every_unrolled_node_with_its_group_shape():
+    path = ROOT / "spaces" / "hoga.space"
+    an = analyse(path)
+    text = lookup(an, *_at(path, "U[k] =")).hover
+    # K = 4 groups of C / K channels each (AutoLA, eq. 2)
+    assert [line for line in text.splitlines() if line.startswith("U[")] == [
+        f"U[{k}]: [B, C / K, H, W]" for k in range(4)
+    ]
+
+
+def test_a_shared_instance_names_its_op_and_goes_to_its_statement():
+    path = ROOT / "spaces" / "classic.space"
+    an = analyse(path)
+    at = _at(path, "mlp(avg_pool")
+    text = lookup(an, *at).hover
+    assert "shared instance `mlp`" in text and "op fc(s: [B, C, 1, 1]" in text
+    file, span = definition(an, *at)
+    assert file == path.resolve() and (span.line, span.column) == _at(path, "shared mlp")
