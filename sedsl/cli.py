@@ -175,18 +175,24 @@ def main() -> None:
 def check(files: tuple[Path, ...], fmt: str, sets: tuple[str, ...]) -> None:
     """Check .space files: syntax, names, every candidate's shapes at every point."""
     from sedsl.check.render import render_concise, render_json, render_text
+    from sedsl.check.sizes import size_note
 
     overrides = _parse_sets(sets)
-    all_diags, sources, summaries = [], {}, []
+    all_diags, sources, summaries, sizes = [], {}, [], []
     for path in files:
         result = _check_cached(path, overrides)
         all_diags.extend(result.diagnostics)
         sources.update(_sources_of(path, result.diagnostics))
         if result.summary:
             summaries.append(result.summary)
+        if result.sizes:
+            sizes.append(result.sizes)
+            note = size_note(result.sizes)
+            if note:
+                summaries.append(note)
     colour = _colour()
     if fmt == "json":
-        click.echo(render_json(all_diags, [str(f) for f in files]), nl=False)
+        click.echo(render_json(all_diags, [str(f) for f in files], sizes), nl=False)
     elif fmt == "concise":
         click.echo(render_concise(all_diags), nl=False)
     else:
@@ -229,7 +235,12 @@ def _check_cached(path: Path, overrides: dict):
             + (f", {report.unproved} unproved" if report.unproved else "")
         )
     files = tuple((str(f), cache.file_digest(f)) for f in report.files)
-    result = cache.CachedCheck(tuple(report.diagnostics.sorted()), summary, files)
+    sizes = None
+    if report.space is not None and report.ok and report.space.block is not None:
+        from sedsl.check.sizes import size_report
+
+        sizes = size_report(report.space, str(path))
+    result = cache.CachedCheck(tuple(report.diagnostics.sorted()), summary, files, sizes)
     if all(digest is not None for _, digest in files) and report.files:
         cache.save(path, str(path), overrides, result)
     return result

@@ -19,6 +19,7 @@ class CachedCheck:
     diagnostics: tuple[Diagnostic, ...]
     summary: str | None  # the "ok: ..." line, when the space is clean
     files: tuple[tuple[str, str], ...]  # (path, sha256) of every source read
+    sizes: dict | None = None  # sedsl.check.sizes.size_report, when the space is clean
 
 
 @lru_cache(maxsize=1)

@@ -88,7 +88,7 @@ def _span_json(span: Span) -> dict:
     }
 
 
-def render_json(diags: Iterable[Diagnostic], files: list[str]) -> str:
+def render_json(diags: Iterable[Diagnostic], files: list[str], sizes: list | None = None) -> str:
     diags = list(diags)
     payload = {
         "version": JSON_SCHEMA_VERSION,
@@ -111,4 +111,5 @@ def render_json(diags: Iterable[Diagnostic], files: list[str]) -> str:
             for d in diags
         ],
     }
+    payload["sizes"] = sizes or []  # per clean space: which candidates follow any size
     return json.dumps(payload, indent=2) + "\n"

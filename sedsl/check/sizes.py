@@ -205,3 +205,47 @@ def _forward_prim_calls(expr):
         yield from _forward_prim_calls(expr.operand)
     elif isinstance(expr, ir.Item):
         yield from _forward_prim_calls(expr.base)
+
+
+# ---- the report of `sedsl check` ---------------------------------------------------------
+
+
+def size_report(space: ir.SpaceIR, display: str) -> dict:
+    """Per candidate of every searched op set, whether it follows any input size, and what
+    pins it otherwise (the `sizes` entry of `sedsl check --format json`)."""
+    pinned: dict[tuple[str, str], str] = {}
+    for edge in space.block.edges if space.block else ():
+        for label, why in edge_pins(space, edge).items():
+            pinned.setdefault((edge.opset, label), why)
+    used = {e.opset for e in space.block.edges} if space.block else set()
+    candidates = [
+        {
+            "opset": s.name,
+            "candidate": c.label,
+            "size_agnostic": (s.name, c.label) not in pinned,
+            "pinned_by": pinned.get((s.name, c.label)),
+        }
+        for s in space.opsets
+        if s.name in used
+        for c in s.candidates
+    ]
+    fixed = block_pins(space) if space.block else None
+    return {
+        "file": display,
+        "space": space.name,
+        "block": {"size_agnostic": fixed is None, "pinned_by": fixed},
+        "candidates": candidates,
+    }
+
+
+def size_note(report: dict) -> str | None:
+    """One line naming the candidates (and block part) that pin the input size, if any."""
+    pins = [f"{c['opset']}.{c['candidate']}" for c in report["candidates"] if c["pinned_by"]]
+    if report["block"]["pinned_by"]:
+        pins.insert(0, f"the block ({report['block']['pinned_by']})")
+    if not pins:
+        return None
+    return (
+        f"{report['file']}: note: {len(pins)} of {len(report['candidates'])} candidates pin the "
+        f"input size (weights shaped by H or W), the others follow any size: {', '.join(pins)}"
+    )

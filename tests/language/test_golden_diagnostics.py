@@ -76,7 +76,8 @@ def test_json_format_follows_the_documented_schema():
     result = run_sedsl("check", "--format", "json", *files)
     assert result.returncode == 1
     payload = json.loads(result.stdout)
-    assert set(payload) == {"version", "files", "errors", "warnings", "diagnostics"}
+    assert set(payload) == {"version", "files", "errors", "warnings", "diagnostics", "sizes"}
+    assert payload["sizes"] == []  # neither file is clean
     assert payload["version"] == 1
     assert payload["files"] == files
     diags = payload["diagnostics"]
