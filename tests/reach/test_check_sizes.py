@@ -45,7 +45,7 @@ def test_the_report_agrees_with_the_generated_modules(space):
             torch.manual_seed(0)
             block = fixed.build_fixed({**base, edge["name"]: label}, 16, 8, 8)
             try:
-                block(torch.randn(1, 16, 12, 10))
+                block(torch.randn(2, 16, 12, 10))  # batch 2: BN over a pooled map
                 refused = False
             except ValueError:
                 refused = True
