@@ -256,6 +256,29 @@ def _sources_of(path: Path, diags) -> dict[str, str]:
     return sources
 
 
+def _extern_notes(space) -> list[str]:
+    """A note per extern op whose top-level package is not importable here. Only looked up,
+    never imported: generating does not run user code, and the block is often built on
+    another machine; the generated block says exactly what is missing when it is built."""
+    from importlib.util import find_spec
+
+    notes = []
+    for op in space.ops:
+        if op.extern is None:
+            continue
+        top = op.extern.module.split(".")[0]
+        try:
+            found = find_spec(top) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            notes.append(
+                f'extern op `{op.name}` imports "{op.extern.target}", but `{top}` is not '
+                "importable here; the generated block imports it when it is built"
+            )
+    return notes
+
+
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
@@ -315,6 +338,8 @@ def generate(
             else:
                 written = write_space(files_text, out_dir, report.space.name)
                 click.echo(f"{path} -> {written}/")
+                for line in _extern_notes(report.space):
+                    click.echo(f"{path}: note: {line}", err=True)
         except GenerateError as exc:
             click.echo(f"error: {exc}", err=True)
             status = EXIT_USAGE
@@ -721,10 +746,15 @@ def _cost_text(row, kind: str) -> str:
 )
 def export(genotype_json: Path, out_py: Path, space_dir: Path | None) -> None:
     """Write one standalone file (torch only) with the searched module."""
-    from sedsl.search.export import export_genotype
+    from sedsl.search.export import export_searched
 
-    path = _run_guarded(lambda: export_genotype(genotype_json, out_py, space_dir=space_dir))
-    click.echo(f"wrote {path}")
+    done = _run_guarded(lambda: export_searched(genotype_json, out_py, space_dir=space_dir))
+    click.echo(f"wrote {done.path}")
+    for op, target in done.needs.items():
+        click.echo(
+            f'note: the file imports "{target}" (extern op `{op}`) when the block is built; '
+            "it must be importable wherever the file is used"
+        )
 
 
 @main.command()

@@ -94,6 +94,11 @@ def graph_pins(
             callee = space.op(m.target)
             for symbol, why in call_pins(space, callee, m.input_shapes, m.params).items():
                 pins.setdefault(symbol, why)
+        elif m.kind == "extern":  # user code built with a size may shape weights by it
+            extern = space.op(m.target).extern
+            for value in (*extern.args, *(v for _, v in extern.kwargs)):
+                if isinstance(value, Dim):
+                    _add(pins, value, f"extern op `{m.target}`")
     readable = input_axes(graph).keys() | followable
     for expr in _exprs(graph):
         for call in _forward_prim_calls(expr):

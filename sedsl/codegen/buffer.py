@@ -133,6 +133,15 @@ def _collect(space: ir.SpaceIR, expr: ir.Expr, modules: dict, found: list[Dim]) 
         # the edge's own buffer is its chosen candidate's (edge_buffers); only its argument
         # belongs to the fixed part
         _collect(space, expr.arg, modules, found)
+    elif isinstance(expr, ir.ExternCall):
+        # user code, unseen: assume it needs its whole input, as a global pooling does
+        for arg in expr.args:
+            _collect(space, arg, modules, found)
+            shape = _shape_of(arg)
+            whole = Dim.const(1)
+            for d in shape[1:]:
+                whole = whole * d
+            found.append(whole)
     # Ref, Const: nothing held
 
 

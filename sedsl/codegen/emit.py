@@ -8,7 +8,7 @@ import re
 import textwrap
 from dataclasses import dataclass, field
 
-from sedsl.check.sizes import forward_params, input_axes, rebase
+from sedsl.check.sizes import forward_params, input_axes, lone_symbol, rebase
 from sedsl.language import ir
 from sedsl.language.names import class_name
 from sedsl.ops.library import PRIMITIVES
@@ -101,6 +101,8 @@ class Emitter:
         if isinstance(e, ir.EdgeCall):
             weights = f', w["{e.edge}"]' if self.edge_weights else ""
             return f"self.{e.edge}({self.expr(e.arg, names, lists)}{weights})"
+        if isinstance(e, ir.ExternCall):
+            return self._extern_call(e, names, lists)
         if isinstance(e, ir.Item):
             return f"{lists[e.base]}[{e.index}]"
         if isinstance(e, ir.Neg):
@@ -112,6 +114,19 @@ class Emitter:
             text = f"{left} {e.op} {right}"
             return f"({text})" if p < prec else text
         raise TypeError(e)
+
+    def _extern_call(self, e: ir.ExternCall, names, lists) -> str:
+        """The user's code on the tensors, with the shape it must return: each dim read from
+        the inputs at forward (so it follows any size), the rest from the parameters."""
+        axes: dict[str, str] = {}
+        for arg in e.args:
+            for axis, d in enumerate(arg.shape):
+                if (symbol := lone_symbol(d)) is not None:
+                    axes.setdefault(symbol, f"{arg.py}.shape[{axis}]")
+        expected = ", ".join(self.dim(d, {**names, **axes}) for d in e.shape)
+        tensors = ", ".join(self.expr(a, names, lists) for a in e.args)
+        expected = f"({expected},)" if len(e.shape) == 1 else f"({expected})"
+        return f"self.{e.module}({tensors}, expected={expected})"
 
     def _prim_call(self, e: ir.PrimCall, names, lists) -> str:
         prim = PRIMITIVES[e.prim]
@@ -136,8 +151,20 @@ class Emitter:
             spec.helpers.update(code.imports)
             return code.init
         op = self.space.op(m.target)
+        if m.kind == "extern":
+            spec.helpers.update(("ExternOp", "load_extern"))
+            return self.extern_init(op, names)
         spec.uses.add(op.py_class)
         return self.construct_op(op, m.input_shapes[0], m.params, names)
+
+    def extern_init(self, op: ir.OpIR, names: dict[str, str]) -> str:
+        """`ExternOp(op, target, declared shape, args, kwargs)`: imports the user's code
+        when the module is built, and checks each result against the declared shape."""
+        extern = op.extern
+        args = "".join(f"{self.param(v, names)}, " for v in extern.args)
+        kwargs = ", ".join(f"{k!r}: {self.param(v, names)}" for k, v in extern.kwargs)
+        declared = "[" + ", ".join(str(d) for d in op.result) + "]"
+        return f"ExternOp({op.name!r}, {extern.target!r}, {declared!r}, ({args}), {{{kwargs}}})"
 
     def construct_op(self, op: ir.OpIR, input_shape, params, names) -> str:
         """`ClassName(<its dims, bound from the input shape>, param=value, ...)`."""

@@ -157,6 +157,7 @@ def render_space(space: ir.SpaceIR) -> dict[str, str]:
             check_args=check_args,
             point=point,
             genotypes=[_genotype_view(space, g) for g in space.genotypes],
+            externs={op.name: op.extern.target for op in space.ops if op.extern is not None},
         ),
     }
     files = {name: format_python(text, name) for name, text in files.items()}
@@ -293,6 +294,42 @@ def _helpers(classes: list[ClassSpec]) -> list[str]:
     return [sources[name] for name in sources if name in needed]
 
 
+def extern_ops_in(space: ir.SpaceIR, op_name: str) -> set[str]:
+    """The extern ops that op `op_name` is or calls, directly or through composite ops."""
+    op = space.op(op_name)
+    if op.extern is not None:
+        return {op.name}
+    found: set[str] = set()
+    for m in op.graph.modules:
+        if m.kind == "op":
+            found |= extern_ops_in(space, m.target)
+    return found
+
+
+def _manifest_externs(space: ir.SpaceIR) -> dict:
+    """Per extern op: the code it imports, and where it is used (the block's fixed part, or
+    which candidates of which edges), so that export can say what a genotype needs."""
+    in_block: set[str] = set()
+    for m in space.block.graph.modules:
+        if m.kind == "op":
+            in_block |= extern_ops_in(space, m.target)
+    result = {}
+    for op in space.ops:
+        if op.extern is None:
+            continue
+        edges = {}
+        for e in space.block.edges:
+            labels = [
+                c.label
+                for c in space.opset(e.opset).candidates
+                if c.kind == "op" and op.name in extern_ops_in(space, c.op)
+            ]
+            if labels:
+                edges[e.py] = labels
+        result[op.name] = {"target": op.extern.target, "block": op.name in in_block, "edges": edges}
+    return result
+
+
 def _genotype_view(space: ir.SpaceIR, g: ir.GenotypeIR) -> dict:
     return {
         "name": g.name,
@@ -392,6 +429,8 @@ def manifest(space: ir.SpaceIR) -> str:
         # the block's buffer: the max of this (its fixed part) and each edge's choice
         "buffer": {"fixed": fixed_buffer(space), "combine": "max"},
         "genotypes": {g.name: dict(g.choices) for g in space.genotypes},
+        # the users' own ops: the code each imports when a block is built, and its uses
+        **({"extern": externs} if (externs := _manifest_externs(space)) else {}),
         "points": {ps.name: [dict(p) for p in ps.points] for ps in space.point_sets},
         "recipe": dict(space.recipe),
     }

@@ -217,7 +217,21 @@ class DimDecl:
 
 
 @dataclass(frozen=True)
+class Extern:
+    """Where an extern op's code lives, `"pkg.module:Class"(C, k=k)`: the import path and
+    the arguments its class is built with (or its function called with, after the tensors)."""
+
+    target: String
+    args: tuple[Expr, ...] = ()
+    kwargs: tuple[Keyword, ...] = ()
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
 class OpDef:
+    """A composite op (`body` and `returns`), or with `extern` a user's own op, whose
+    declared result shape is trusted; its `returns` is then the target string."""
+
     name: str
     params: tuple[TensorParam | ScalarParam, ...]
     result: ShapeAnn
@@ -225,6 +239,7 @@ class OpDef:
     returns: Expr
     doc: str | None = None
     one_line: bool = field(default=False, compare=False)  # `= expr` form; layout only
+    extern: Extern | None = None
     span: Span = _span()
 
 

@@ -259,6 +259,16 @@ def _decl_item(decl: ast.Decl) -> _Item:
             return _simple(decl, f"dim {name}")
         case ast.DimDecl(name=name, default=default):
             return _simple(decl, _wrapped(f"dim {name} =", default, 0))
+        case ast.OpDef(extern=ast.Extern() as extern):
+            header = "extern op " + _signature(decl.name, decl.params, decl.result)
+            args = [format_expr(a) for a in extern.args]
+            args += [f"{k.name}={format_expr(k.value)}" for k in extern.kwargs]
+            call = f"({', '.join(args)})" if args else ""
+            where = format_string(extern.target.value) + call
+            one_line = f"{header} = {where}"
+            return _simple(
+                decl, one_line if len(one_line) <= MAX_WIDTH else f"{header} =\n{INDENT}{where}"
+            )
         case ast.OpDef():
             header = "op " + _signature(decl.name, decl.params, decl.result)
             if decl.one_line and not decl.body:

@@ -275,6 +275,20 @@ class _ToAst(Transformer):
             str(name), params, result, body, returns, one_line=one_line, span=self._span(meta)
         )
 
+    def extern_decl(self, meta, children):
+        name, params, result, tok, call = children
+        target = ast.String(_string_value(tok), span=self._tspan(tok))
+        args, kwargs = call if call is not None else ((), ())
+        extern = ast.Extern(target, args, kwargs, span=self._span(meta))
+        return ast.OpDef(
+            str(name), params, result, (), target, extern=extern, span=self._span(meta)
+        )
+
+    def extern_args(self, meta, children):
+        (args,) = children
+        positional = tuple(a for a in args or () if not isinstance(a, ast.Keyword))
+        return positional, tuple(a for a in args or () if isinstance(a, ast.Keyword))
+
     def op_params(self, meta, children):
         return tuple(children)
 

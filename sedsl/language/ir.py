@@ -101,7 +101,17 @@ class Item:
     shape: Shape
 
 
-Expr = Ref | Const | PrimCall | OpCall | EdgeCall | BinOp | Neg | Item
+@dataclass(frozen=True)
+class ExternCall:
+    """The body of an extern op: the user's code (module `module`) called on the op's tensor
+    inputs. Its result must have `shape`, the declared one, which forward checks."""
+
+    module: str
+    args: tuple[Expr, ...]
+    shape: Shape
+
+
+Expr = Ref | Const | PrimCall | OpCall | EdgeCall | BinOp | Neg | Item | ExternCall
 
 
 # ---- graphs ------------------------------------------------------------------------
@@ -144,6 +154,22 @@ class ScalarParamIR:
 
 
 @dataclass(frozen=True)
+class ExternIR:
+    """Where an extern op's code lives and what it is built with: a class is constructed
+    with `args` and `kwargs` (over the op's dims and parameters), a function called with
+    the tensors and then them. Imported when a generated block is built, never by sedsl."""
+
+    target: str  # "package.module:attribute"
+    args: tuple[ParamValue | ParamRef, ...]
+    kwargs: tuple[tuple[str, ParamValue | ParamRef], ...]
+    span: Span
+
+    @property
+    def module(self) -> str:
+        return self.target.partition(":")[0]
+
+
+@dataclass(frozen=True)
 class OpIR:
     name: str
     py_class: str
@@ -155,6 +181,7 @@ class OpIR:
     span: Span
     # the conditions its body needs, on its own symbols; each call site instantiates them
     claims: tuple[Claim, ...] = field(default=(), repr=False, compare=False)
+    extern: ExternIR | None = None  # a user's own op: its graph is one ExternCall
 
     def param_dims(self, given: dict[str, ParamValue]) -> dict[str, Dim]:
         """The int parameters as dims, from a call's values or the defaults, for

@@ -13,6 +13,7 @@ against W) come back from each graph as claims, for the checker to prove or eval
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +36,8 @@ from sedsl.resources import LIBRARY_SCHEME, library_names, library_path
 from sedsl.shapes.dims import Dim
 
 SCALAR_TYPES = ("int", "float", "bool", "str")
+# where an extern op's code lives: "package.module:attribute", dotted names on both sides
+EXTERN_TARGET = re.compile(r"[^\W\d]\w*(\.[^\W\d]\w*)*:[^\W\d]\w*(\.[^\W\d]\w*)*")
 
 
 # ---- the resolver ------------------------------------------------------------------
@@ -415,7 +418,7 @@ class Resolver:
                     s.default.span,
                 )
                 return None
-            if type_ == "str":
+            if type_ == "str" and decl.extern is None:  # an extern op may take a mode
                 self.diag.error(
                     "E012",
                     "op parameters are int, float or bool",
@@ -430,6 +433,10 @@ class Resolver:
         for d in dims:
             scope[d] = SV(Dim.sym(d))
         result = self._declared_shape(decl.result, scope, bind=None)
+        if decl.extern is not None:
+            op = self._extern_op(decl, tuple(dims), tuple(params), tuple(inputs), result, scope)
+            self.op_cache[name] = op
+            return op
         builder = GraphBuilder(self, scope, tuple(inputs), owner=f"op `{name}`")
         built = builder.build(decl.body, decl.returns, result, f"the result of op `{name}`")
         self.used |= built.used
@@ -449,6 +456,51 @@ class Resolver:
         )
         self.op_cache[name] = op
         return op
+
+    def _extern_op(self, decl: ast.OpDef, dims, params, inputs, result, scope) -> ir.OpIR | None:
+        """A user's own op: its declared result is its shape rule; its target is checked for
+        form only, since checking never imports user code (the generated block does)."""
+        extern = decl.extern
+        target = extern.target.value
+        if not EXTERN_TARGET.fullmatch(target):
+            self.diag.error(
+                "E012",
+                f'extern op `{decl.name}` names its code "{target}", which is not '
+                '"package.module:attribute"',
+                extern.target.span,
+                help='e.g. "mypkg.gates:MyGate" for class MyGate in mypkg/gates.py',
+            )
+            return None
+        values = [self._extern_arg(a, scope) for a in extern.args]
+        keywords = [(k.name, self._extern_arg(k.value, scope)) for k in extern.kwargs]
+        names = [k.name for k in extern.kwargs]
+        for k in extern.kwargs:
+            if names.count(k.name) > 1:
+                self.diag.error("E012", f"argument `{k.name}` is given twice", k.span)
+                return None
+        if result is None or None in values or any(v is None for _, v in keywords):
+            return None
+        module = ir.Module("op", "extern", decl.name, (), tuple(s for _, s in inputs))
+        call = ir.ExternCall("op", tuple(ir.Ref(n, s) for n, s in inputs), result)
+        return ir.OpIR(
+            name=decl.name,
+            py_class=class_name(decl.name),
+            doc=decl.doc,
+            dims=dims,
+            params=params,
+            graph=ir.Graph(inputs, (), call, (module,)),
+            result=result,
+            span=decl.span,
+            extern=ir.ExternIR(target, tuple(values), tuple(keywords), extern.span),
+        )
+
+    def _extern_arg(self, expr, scope):
+        """One argument an extern op's code is built with: a number, a size over the op's
+        dims and parameters, a bool or a string."""
+        if isinstance(expr, ast.Generator):
+            self.diag.error("E015", "an extern op's arguments are values", expr.span)
+            return None
+        return self.scalar_expr(expr, scope)
 
     def _declared_shape(self, ann: ast.ShapeAnn, scope, bind: list[str] | None) -> ir.Shape | None:
         """A shape annotation; with `bind`, bare unknown names become new dim symbols."""

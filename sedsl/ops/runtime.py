@@ -195,3 +195,72 @@ class NormL2Pool(nn.Module):
             bias = self.norm.bias.reshape(1, -1, 1, 1)
             return (n * (weight * weight * var / (var + self.norm.eps) + bias * bias)).sqrt()
         return self.norm(x).pow(2).sum(dim=self.dims, keepdim=True).sqrt()
+
+
+def load_extern(op: str, target: str):
+    """The callable that extern op `op` names as "package.module:attribute", imported now
+    (when a block is built), with an error naming the op and the missing part."""
+    import difflib
+    import importlib
+
+    module_name, _, attribute = target.partition(":")
+    try:
+        found = importlib.import_module(module_name)
+    except ImportError as err:
+        raise ImportError(
+            f'extern op `{op}` needs module `{module_name}` ("{target}"), which cannot be '
+            f"imported: {err}; install it, or put its folder on PYTHONPATH"
+        ) from err
+    for depth, part in enumerate(attribute.split(".")):
+        if not hasattr(found, part):
+            where = ".".join([module_name, *attribute.split(".")[:depth]])
+            close = difflib.get_close_matches(part, [n for n in dir(found) if n[:1] != "_"])
+            hint = f"; did you mean `{close[0]}`?" if close else ""
+            raise ImportError(
+                f'extern op `{op}`: `{where}` has no attribute `{part}` ("{target}"){hint}'
+            )
+        found = getattr(found, part)
+    if not callable(found):
+        raise TypeError(
+            f'extern op `{op}`: "{target}" is a {type(found).__name__}, not a class or function'
+        )
+    return found
+
+
+class ExternOp(nn.Module):
+    """A user's own op (`extern op` in the space). A class is built once with the declared
+    arguments (an nn.Module's weights become this module's); a function is called with the
+    tensors, then those arguments. Every result is checked against the declared shape."""
+
+    def __init__(self, op: str, target: str, declared: str, args: tuple, kwargs: dict):
+        super().__init__()
+        self.name, self.target, self.declared = op, target, declared
+        found = load_extern(op, target)
+        if isinstance(found, type):
+            try:
+                self.inner = found(*args, **kwargs)
+            except TypeError as err:
+                given = ", ".join([*map(repr, args), *(f"{k}={v!r}" for k, v in kwargs.items())])
+                raise TypeError(
+                    f'extern op `{op}`: cannot build "{target}"({given}): {err}'
+                ) from err
+            self.args, self.kwargs = (), {}
+        else:
+            self.inner, self.args, self.kwargs = found, tuple(args), dict(kwargs)
+
+    def forward(self, *tensors: Tensor, expected: tuple[int, ...]) -> Tensor:
+        out = self.inner(*tensors, *self.args, **self.kwargs)
+        if not isinstance(out, Tensor):
+            raise TypeError(
+                f'extern op `{self.name}` ("{self.target}") returned a '
+                f"{type(out).__name__}, not a tensor"
+            )
+        if tuple(out.shape) != tuple(expected):
+            got = ", ".join(map(str, out.shape))
+            want = ", ".join(map(str, expected))
+            shapes = " and ".join(f"[{', '.join(map(str, t.shape))}]" for t in tensors)
+            raise ValueError(
+                f'extern op `{self.name}` ("{self.target}") returned shape [{got}], but the '
+                f"space declares {self.declared}, which is [{want}] for input {shapes}"
+            )
+        return out

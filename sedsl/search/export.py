@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,12 @@ def build_searched(channels: int, height: int, width: int, **dims: int):
     return build_fixed(SEARCHED_GENOTYPE, channels, height, width, **dims)
 '''
 
+NEEDS = """
+# This genotype uses extern ops: building it imports this code, which must be importable
+# wherever the file is used:
+{needs}
+"""
+
 # Runs in the fresh interpreter: refuse any sedsl import, load the file, run one forward pass.
 VERIFY = r"""
 import importlib.abc, importlib.util, sys
@@ -42,6 +49,7 @@ class NoSedsl(importlib.abc.MetaPathFinder):
             raise ImportError("sedsl is not importable here")
 sys.meta_path.insert(0, NoSedsl())
 path, c, h, w = sys.argv[1], *map(int, sys.argv[2:5])
+sys.path.extend(sys.argv[5:])  # where the users' code of extern ops is found
 spec = importlib.util.spec_from_file_location("exported", path)
 module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
@@ -53,6 +61,13 @@ print("ok")
 """
 
 
+@dataclass(frozen=True)
+class Exported:
+    path: Path
+    # extern op -> "package.module:attribute": user code the file imports when built
+    needs: dict[str, str]
+
+
 def export_genotype(
     genotype_json: str | Path,
     out_py: str | Path,
@@ -61,22 +76,46 @@ def export_genotype(
     verify: bool = True,
 ) -> Path:
     """Write ``out_py`` for the genotype in ``genotype_json`` (a search's genotype.json)."""
+    return export_searched(genotype_json, out_py, space_dir=space_dir, verify=verify).path
+
+
+def export_searched(
+    genotype_json: str | Path,
+    out_py: str | Path,
+    *,
+    space_dir: str | Path | None = None,
+    verify: bool = True,
+) -> Exported:
+    """`export_genotype`, also saying which users' code (extern ops) the file imports."""
     record = read_genotype(genotype_json)
     space = load_space(space_dir or record["space_dir"])
     check_genotype(record, space)
+    needs = extern_needs(space.manifest, record["genotype"])
     source = (space.path / "fixed.py").read_text(encoding="utf-8")
     how = f"order {record.get('order')}, hvp {record.get('hvp')}, seed {record.get('seed')}"
-    text = (
-        source.rstrip()
-        + "\n"
-        + APPENDIX.format(space=space.name, how=how, genotype=repr(dict(record["genotype"])))
-    )
+    appendix = APPENDIX.format(space=space.name, how=how, genotype=repr(dict(record["genotype"])))
+    if needs:
+        appendix += NEEDS.format(
+            needs="\n".join(f"#   {t} (extern op {o})" for o, t in needs.items())
+        )
+    text = source.rstrip() + "\n" + appendix
     out = Path(out_py)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")
     if verify:
-        verify_standalone(out, first_point(space))
-    return out
+        verify_standalone(out, first_point(space), user_code=bool(needs))
+    return Exported(out, needs)
+
+
+def extern_needs(manifest: dict[str, Any], genotype: dict[str, str]) -> dict[str, str]:
+    """The extern ops a block of `genotype` builds (in its fixed part or a chosen
+    candidate), each with the code it imports."""
+    needs = {}
+    for op, use in (manifest.get("extern") or {}).items():
+        chosen = any(genotype.get(edge) in labels for edge, labels in use["edges"].items())
+        if use["block"] or chosen:
+            needs[op] = use["target"]
+    return needs
 
 
 def read_genotype(path: str | Path) -> dict[str, Any]:
@@ -114,10 +153,13 @@ def first_point(space: LoadedSpace) -> tuple[int, int, int]:
     return 16, 8, 8
 
 
-def verify_standalone(path: Path, point: tuple[int, int, int]) -> None:
+def verify_standalone(path: Path, point: tuple[int, int, int], user_code: bool = False) -> None:
+    """Run the file in an isolated interpreter that cannot import sedsl; with `user_code`
+    (extern ops) it sees this process's import path, where that code is found."""
+    paths = [str(Path(p or ".").resolve()) for p in sys.path] if user_code else []
     with tempfile.TemporaryDirectory() as cwd:
         completed = subprocess.run(
-            [sys.executable, "-I", "-c", VERIFY, str(path.resolve()), *map(str, point)],
+            [sys.executable, "-I", "-c", VERIFY, str(path.resolve()), *map(str, point), *paths],
             cwd=cwd,
             capture_output=True,
             text=True,
