@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import errno
 import json
+from pathlib import Path
 
 _OS_REASONS = {
     errno.ENOENT: "no such file or folder",
@@ -33,3 +34,23 @@ def reason(exc: BaseException) -> str:
         if exc.strerror:
             return exc.strerror[0].lower() + exc.strerror[1:]
     return str(exc)
+
+
+class NotTextError(OSError):
+    """A file that is not UTF-8 text. An OSError, so that every `except OSError` that
+    reports an unreadable file (exit 2) reports this one too, in words, not a traceback."""
+
+
+def read_text_file(path: str | Path) -> str:
+    """A file's text, strictly UTF-8; NotTextError for a binary or otherwise encoded file."""
+    data = Path(path).read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        why = f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})"
+        raise NotTextError(None, why, str(path)) from None
+    nul = text.find("\x00")
+    if nul >= 0:
+        why = f"a binary file, not text (a NUL byte at offset {nul})"
+        raise NotTextError(None, why, str(path))
+    return text

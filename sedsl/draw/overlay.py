@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from sedsl.language import ir
-from sedsl.reasons import reason
+from sedsl.reasons import read_text_file, reason
 
 # A run's files, as sedsl/search/outputs.py names them (not imported: that pulls in torch).
 ALPHAS = "alphas.jsonl"
@@ -70,10 +70,10 @@ def _declared(space: ir.SpaceIR, name: str) -> dict[str, str]:
 
 def _read_json(path: Path) -> Any:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(read_text_file(path))
     except FileNotFoundError:
         raise DrawError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+    except (OSError, json.JSONDecodeError) as err:
         raise DrawError(f"{path}: cannot read it: {reason(err)}") from None
 
 
@@ -105,7 +105,11 @@ def _run_weights(space: ir.SpaceIR, run: Path, candidates) -> dict[str, tuple[fl
         raise DrawError(f"{run}: not a run directory")
     history = run / ALPHAS
     if history.is_file():
-        lines = [line for line in history.read_text(encoding="utf-8").splitlines() if line]
+        try:
+            text = read_text_file(history)
+        except OSError as err:
+            raise DrawError(f"{history}: cannot read it: {reason(err)}") from None
+        lines = [line for line in text.splitlines() if line]
         if not lines:
             raise DrawError(f"{history} is empty: the run finished no epoch")
         try:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sedsl.reasons import reason
+from sedsl.reasons import read_text_file, reason
 
 from . import outputs
 from .errors import SearchError
@@ -120,7 +120,7 @@ def extern_needs(manifest: dict[str, Any], genotype: dict[str, str]) -> dict[str
 
 def read_genotype(path: str | Path) -> dict[str, Any]:
     try:
-        record = json.loads(Path(path).read_text(encoding="utf-8"))
+        record = json.loads(read_text_file(path))
     except (OSError, json.JSONDecodeError) as err:
         raise SearchError(f"{path}: cannot read the genotype: {reason(err)}") from err
     if not isinstance(record, dict) or not isinstance(record.get("genotype"), dict):

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sedsl.reasons import reason
+from sedsl.reasons import read_text_file, reason
 
 from .errors import SearchError
 
@@ -143,7 +143,7 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     """A flat table of SearchConfig fields from .toml, .yaml/.yml or .json."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text_file(path)
     except OSError as err:
         raise SearchError(f"cannot read config file {path}: {reason(err)}") from err
     try:

@@ -27,7 +27,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from sedsl.reasons import reason
+from sedsl.reasons import read_text_file, reason
 
 from .carry import CarryError, SlotCarry, carry_weights
 from .slots import Slot, measure_slots, se_modules
@@ -201,7 +201,7 @@ def read_swap_record(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     file = path / SWAP_JSON if path.is_dir() else path
     try:
-        record = json.loads(file.read_text(encoding="utf-8"))
+        record = json.loads(read_text_file(file))
     except (OSError, json.JSONDecodeError) as exc:
         raise SwapError(f"{file}: cannot read the swap record: {reason(exc)}") from exc
     if not isinstance(record, dict) or record.get("kind") != "sedsl-swap":
