@@ -7,10 +7,11 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
-from sedsl.diagnostics.diagnostic import Diagnostics
+from sedsl.diagnostics.diagnostic import Diagnostics, Label
 from sedsl.diagnostics.span import Span
 from sedsl.language import ir
 from sedsl.language.resolve import resolve_file
+from sedsl.language.values import shape_text
 from sedsl.ops.primitive import Obligation
 from sedsl.shapes.dims import Dim, fmt_value
 
@@ -74,16 +75,14 @@ def check_space(space: ir.SpaceIR, diagnostics: Diagnostics) -> CheckReport:
     envs = environments(space)
     requires = {(r.lhs - r.rhs, r.op) for r in space.requirements}
     proved = evaluated = unproved = 0
+    missed: dict[str, dict[str, list[ir.Claim]]] = {}  # op set -> candidate -> failed claims
     for claim in dict.fromkeys(space.claims):  # unique, in order
-        ob, code, span = claim.condition, claim.code, claim.span
+        ob, span = claim.condition, claim.span
         verdict = _decide(ob, requires)
         if verdict is True:
             proved += 1
             continue
-        if verdict is False:
-            diagnostics.error(code, f"{ob.reason}: `{ob}` never holds", span)
-            continue
-        outcome = _evaluate(ob, envs)
+        outcome = False if verdict is False else _evaluate(ob, envs)
         if outcome is None:
             unproved += 1
             diagnostics.warning(
@@ -95,8 +94,12 @@ def check_space(space: ir.SpaceIR, diagnostics: Diagnostics) -> CheckReport:
             )
         elif outcome:
             evaluated += 1
+        elif claim.candidate is not None:
+            opset, label = claim.candidate
+            missed.setdefault(opset, {}).setdefault(label, []).append(claim)
         else:
-            _report_failure(diagnostics, code, ob.reason, ob, span, envs)
+            _report_claim(diagnostics, claim, verdict, envs)
+    _report_missed_signatures(diagnostics, space, missed, requires, envs)
     for req in space.requirements:
         ob = Obligation(req.lhs, req.op, req.rhs, f"requirement `{req.text}`")
         if _evaluate(ob, envs) is False:
@@ -111,6 +114,63 @@ def check_space(space: ir.SpaceIR, diagnostics: Diagnostics) -> CheckReport:
             help="add e.g. `check resnet20 (C, H, W) in [(16, 32, 32), (32, 16, 16), (64, 8, 8)]`",
         )
     return CheckReport(space, diagnostics, proved, evaluated, unproved, len(envs))
+
+
+def _report_claim(diagnostics, claim: ir.Claim, verdict, envs) -> None:
+    ob = claim.condition
+    if verdict is False:
+        diagnostics.error(claim.code, f"{ob.reason}: `{ob}` never holds", claim.span)
+    else:
+        _report_failure(diagnostics, claim.code, ob.reason, ob, claim.span, envs)
+
+
+def _report_missed_signatures(diagnostics, space: ir.SpaceIR, missed, requires, envs) -> None:
+    """A signature that every candidate misses is reported once, at the signature: the
+    mistake is more likely there than in each candidate."""
+    for name, by_label in missed.items():
+        opset = next((s for s in space.opsets if s.name == name), None)
+        labels = [c.label for c in opset.candidates] if opset else []
+        if len(labels) >= 2 and not opset.broken and set(labels) <= by_label.keys():
+            first = by_label[labels[0]][0]
+            diagnostics.error(
+                "E025",
+                f"no candidate of op set `{name}` gives its declared result "
+                f"{shape_text(opset.result)}",
+                opset.span,
+                label="the signature",
+                labels=tuple(
+                    Label(c.span, f"gives {shape_text(c.result)}") for c in opset.candidates
+                ),
+                notes=(
+                    "the candidates are " + ", ".join(f"`{c}`" for c in labels),
+                    f"e.g. `{first.condition}` {_failure_values(first.condition, requires, envs)}",
+                ),
+                help="the signature is more likely wrong than every candidate",
+            )
+            continue
+        for claims in by_label.values():  # the first failed axis: its message gives both shapes
+            _report_claim(diagnostics, claims[0], _decide(claims[0].condition, requires), envs)
+
+
+def _failure_values(ob: Obligation, requires, envs) -> str:
+    if _decide(ob, requires) is False:
+        return "never holds"
+    for name, env in envs:
+        lhs, rhs = _value(ob.lhs, env), _value(ob.rhs, env)
+        if lhs is not None and rhs is not None and not _COMPARE[ob.op](lhs, rhs):
+            return f"fails at `{name}` ({_bindings(ob, env, lhs, rhs)})"
+    return "fails"
+
+
+def _bindings(ob: Obligation, env, lhs, rhs) -> str:
+    used = sorted((ob.lhs.symbols() | ob.rhs.symbols()) & env.keys())
+    bindings = ", ".join(f"{s}={env[s]}" for s in used)
+    sides = [
+        f"{side} = {fmt_value(value)}"
+        for side, value in ((ob.lhs, lhs), (ob.rhs, rhs))
+        if not side.is_const
+    ]
+    return f"with {bindings}: " + " and ".join(sides)
 
 
 def _decide(ob: Obligation, requires) -> bool | None:
@@ -155,15 +215,8 @@ def _report_failure(diagnostics, code, message, ob: Obligation, span: Span, envs
     if not failing:
         return
     name, env, lhs, rhs = failing[0]
-    used = sorted((ob.lhs.symbols() | ob.rhs.symbols()) & env.keys())
-    bindings = ", ".join(f"{s}={env[s]}" for s in used)
-    sides = [
-        f"{side} = {fmt_value(value)}"
-        for side, value in ((ob.lhs, lhs), (ob.rhs, rhs))
-        if not side.is_const
-    ]
     # the first failing point's values go in the message, so the one-line formats show them
-    values = f"with {bindings}: " + " and ".join(sides)
+    values = _bindings(ob, env, lhs, rhs)
     where = sorted({n for n, *_ in failing})
     notes = (f"fails at {len(failing)} of {len(envs)} instantiation points ({', '.join(where)})",)
     if message.startswith("requirement"):

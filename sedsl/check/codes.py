@@ -89,6 +89,16 @@ of a composite op, the input of a searched edge, the result of an op or of the b
 instantiation point: an even kernel that cannot keep the size, groups that do not divide the
 channels, a width that reaches zero.""",
     ),
+    "E025": (
+        "no candidate meets the op set's signature",
+        """Every candidate of an op set misses its declared
+signature, so the mistake is most likely in the signature: one error at the signature lists
+the candidates and what each gives, instead of one E020 per candidate.
+
+    opset squeeze(x: [B, C, H, W]) -> [B, C, H, 1] { avg_pool, max_pool }
+    ^^^^^ both give [B, C, 1, 1]
+""",
+    ),
     "E030": (
         "cycle",
         """The nodes of a block form a cycle: a node uses, through others, itself.

@@ -378,20 +378,27 @@ class Elaborator:
                 out.append(x)
         return tuple(out)
 
-    def _require(self, lhs: Dim, op: str, rhs: Dim, code: str, span: Span, reason: str) -> None:
-        self.claims.append(ir.Claim(Obligation(lhs, op, rhs, reason), code, span))
+    def _require(
+        self, lhs: Dim, op: str, rhs: Dim, code: str, span: Span, reason: str, candidate=None
+    ) -> None:
+        self.claims.append(ir.Claim(Obligation(lhs, op, rhs, reason), code, span, candidate))
 
-    def match_shape(self, actual, declared, span, code, what, note=None) -> None:
-        """`actual` must equal `declared`; decided now when constant, else a claim."""
+    def match_shape(
+        self, actual, declared, span, code, what, note=None, *, diagnostics=None, candidate=None
+    ) -> None:
+        """`actual` must equal `declared`; decided now when constant, else a claim.
+        An op set passes its own `diagnostics` and the `candidate` (set, label), so that it
+        can report a signature that no candidate meets once (resolve.py `_opset`)."""
+        diag = diagnostics if diagnostics is not None else self.diag
         message = f"{what} has shape {shape_text(actual)}, expected {shape_text(declared)}"
         if len(actual) != len(declared):
-            self.diag.error(code, message, span, notes=(note,) if note else ())
+            diag.error(code, message, span, notes=(note,) if note else ())
             return
         for axis, (x, y) in enumerate(zip(actual, declared, strict=True)):
             if x == y:
                 continue
             if x.is_const and y.is_const:
-                self.diag.error(
+                diag.error(
                     code,
                     message,
                     span,
@@ -399,7 +406,7 @@ class Elaborator:
                     notes=(note,) if note else (),
                 )
                 return
-            self._require(x, "==", y, code, span, message)
+            self._require(x, "==", y, code, span, message, candidate)
 
     # ---- calls ---------------------------------------------------------------------------
     def _call_expr(self, expr: ast.Call, env) -> Value:

@@ -20,12 +20,15 @@ class Claim:
     condition: Obligation
     code: str
     span: Span
+    # (op set, candidate) when this claim is a candidate meeting its set's signature: a
+    # signature that no candidate meets is reported once, at the signature
+    candidate: tuple[str, str] | None = None
 
     def at(self, mapping: dict[str, Dim], where: str, span: Span) -> Claim:
         """This claim at a use site: the callee's symbols replaced by the caller's dims."""
         c = self.condition
         inst = Obligation(c.lhs.subs(mapping), c.op, c.rhs.subs(mapping), f"{c.reason} ({where})")
-        return Claim(inst, self.code, span)
+        return Claim(inst, self.code, span, self.candidate)
 
 
 @dataclass(frozen=True)

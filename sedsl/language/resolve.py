@@ -541,7 +541,7 @@ class Resolver:
         result = self._declared_shape(decl.result, full, bind=None)
         if result is None:
             return None
-        candidates, labels, broken = [], {}, []
+        candidates, labels, broken, misses = [], {}, [], []
         for cand in decl.candidates:
             label = candidate_label(cand)
             if label in labels:
@@ -554,11 +554,27 @@ class Resolver:
                 continue
             labels[label] = cand.span
             check_python_name(self.diag, label, cand.span, "candidate")
-            built = self._candidate(decl, cand, label, input_shape, result, full)
+            miss = Diagnostics()  # how this candidate misses the signature, if it does now
+            built = self._candidate(decl, cand, label, input_shape, result, full, miss)
             if built is not None:
                 candidates.append(built)
+                misses.append(miss)
             else:
                 broken.append(label)
+        if len(candidates) >= 2 and not broken and all(misses):
+            self.diag.error(
+                "E025",
+                f"no candidate of op set `{decl.name}` gives its declared result "
+                f"{shape_text(result)}",
+                decl.span,
+                label="the signature",
+                labels=tuple(Label(c.span, f"gives {shape_text(c.result)}") for c in candidates),
+                notes=("the candidates are " + ", ".join(f"`{c.label}`" for c in candidates),),
+                help="the signature is more likely wrong than every candidate",
+            )
+        else:
+            for miss in misses:
+                self.diag.extend(miss)
         return ir.OpSetIR(
             decl.name,
             decl.doc,
@@ -569,7 +585,9 @@ class Resolver:
             broken=tuple(broken),
         )
 
-    def _candidate(self, opset, cand, label, input_shape, result, scope) -> ir.CandidateIR | None:
+    def _candidate(
+        self, opset, cand, label, input_shape, result, scope, miss: Diagnostics
+    ) -> ir.CandidateIR | None:
         elab = Elaborator(self, scope, (("x", input_shape),), owner=f"op set `{opset.name}`")
         arg = TV(ir.Ref("x", input_shape), input_shape)
         try:
@@ -586,6 +604,8 @@ class Resolver:
             "E020",
             f"candidate `{label}` of op set `{opset.name}`",
             note=f"the op set declares {shape_text(input_shape)} -> {shape_text(result)}",
+            diagnostics=miss,
+            candidate=(opset.name, label),
         )
         done = elab.finish()
         self.used |= done.used
@@ -688,8 +708,10 @@ class Resolver:
             label = candidate_label(choice.candidate)
             opset = sets.get(edge.opset)
             labels = [c.label for c in opset.candidates] if opset else []
-            if opset and label in opset.broken:
-                continue  # that candidate's own error says it all
+            if opset and opset.broken and label not in labels:
+                # a candidate that failed to build (an unknown op, a bad argument) may be
+                # the one meant: its own error says it all
+                continue
             if opset and label not in labels:
                 self.diag.error(
                     "E051",

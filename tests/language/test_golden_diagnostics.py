@@ -1,4 +1,5 @@
-"""Every bad space in tests/spaces/bad gives exactly the diagnostics in NAME.expected.
+"""Every bad space in tests/spaces/bad gives exactly the diagnostics in NAME.expected, as
+`sedsl check` renders them for a reader: message, source lines, carets, labels, notes, help.
 
 Run with SEDSL_UPDATE_GOLDEN=1 to rewrite the expectations after an intended change.
 Files under tests/spaces/bad/lib are helpers that the top files import; they are not cases.
@@ -18,12 +19,12 @@ UPDATE = os.environ.get("SEDSL_UPDATE_GOLDEN") == "1"
 
 
 def test_there_is_a_case_per_error_class():
-    assert len(CASES) >= 18
+    assert len(CASES) >= 20
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda p: p.stem)
 def test_bad_space_gives_expected_diagnostics(case):
-    result = run_sedsl("check", "--format", "concise", str(case.relative_to(ROOT)))
+    result = run_sedsl("check", "--no-color", str(case.relative_to(ROOT)))
     expected_path = case.with_suffix(".expected")
     if UPDATE:
         expected_path.write_text(result.stdout, encoding="utf-8")

@@ -56,7 +56,7 @@ check resnet20 (C, H, W) in [(16, 32, 32), (32, 16, 16), (64, 8, 8)]
 genotype plain { s = gap }
 """
 
-# a candidate's result is not its op set's: E020
+# the op set's declared result is wrong for every candidate: E025 at the signature
 BROKEN = SPACE.replace("-> [B, C, 1, 1] {", "-> [B, C, 1] {")
 
 
@@ -165,7 +165,7 @@ def _check_json(path: Path, cwd: Path, monkeypatch) -> list[dict]:
 _SEVERITY = {"error": types.DiagnosticSeverity.Error, "warning": types.DiagnosticSeverity.Warning}
 
 VARIANTS = {
-    # a candidate's result is not its op set's: E020
+    # the op set's declared result is wrong for every candidate: E025 at the signature
     "shape": ("-> [B, C, 1, 1] {", "-> [B, C, 1] {"),
     "syntax": ("e = fc(s,", "e = fc(s,,"),
     "unknown name": ("sigmoid(e)", "sigmoid(ee)"),
@@ -227,7 +227,7 @@ def test_diagnostics_follow_changes_to_the_unsaved_text(folder):
     async def scenario():
         async with Session() as s:
             uri = s.open(path, broken)
-            assert "E020" in [d.code for d in await s.next_diagnostics(uri)]
+            assert "E025" in [d.code for d in await s.next_diagnostics(uri)]
             # the fix, typed but not saved: the server checks the editor's text
             s.change(uri, SPACE, 2)
             assert await s.next_diagnostics(uri) == []
@@ -370,6 +370,6 @@ def test_an_internal_error_is_a_diagnostic_and_the_server_keeps_serving(folder, 
             (d,) = await s.next_diagnostics(uri)
             assert d.code == "internal" and "RuntimeError: boom" in d.message
             s.change(uri, BROKEN, 2)
-            assert "E020" in [d.code for d in await s.next_diagnostics(uri)]
+            assert "E025" in [d.code for d in await s.next_diagnostics(uri)]
 
     asyncio.run(scenario())
