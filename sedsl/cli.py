@@ -299,8 +299,21 @@ def _extern_notes(space) -> list[str]:
 @click.option(
     "--set", "sets", multiple=True, metavar="NAME=VALUE", help="override a parameter's default."
 )
+@click.option(
+    "--supernet",
+    type=click.Choice(["compiled", "reference"]),
+    default="compiled",
+    show_default=True,
+    help="how supernet.py runs a searched edge: `compiled` inlines all candidates into one "
+    "program (shared statistics, stacked convolutions); `reference` calls each candidate "
+    "module as DARTS' MixedOp does. Proved equal; ops.py, fixed.py and space.json are the same.",
+)
 def generate(
-    files: tuple[Path, ...], out_dir: Path, check_only: bool, sets: tuple[str, ...]
+    files: tuple[Path, ...],
+    out_dir: Path,
+    check_only: bool,
+    sets: tuple[str, ...],
+    supernet: str,
 ) -> None:
     """Generate PyTorch (ops, supernet, fixed modules, manifest) from .space files."""
     from sedsl.check.checker import check_file
@@ -327,7 +340,7 @@ def generate(
             )
             continue
         try:
-            files_text = render_space(report.space)
+            files_text = render_space(report.space, supernet=supernet)
             target = out_dir / report.space.name
             if check_only:
                 stale = stale_files(files_text, target)

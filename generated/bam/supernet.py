@@ -101,6 +101,64 @@ class MixedOp(nn.Module):
         return out
 
 
+class ChannelEdge(MixedOp):
+    """Op set `channel` compiled (sedsl/codegen/compile.py): the candidates inlined into one
+    program over the input, then mixed as MixedOp does. Computed once for several
+    candidates: avg_pool (mlp, none)."""
+
+    def forward(self, x: Tensor, weights: Tensor) -> Tensor:
+        c = self.candidates
+        v1 = x.mean(dim=(2, 3), keepdim=True)
+        v2 = c[0].hidden_conv2d(v1)  # mlp
+        v3 = torch.relu(v2)  # mlp
+        v4 = c[0].conv2d(v3)  # mlp
+        v5 = c[0].bn(v4)  # mlp
+        v6 = v1.mul(0.0)  # none
+        out = weights[0] * v5
+        out = torch.addcmul(out, weights[1], v6)
+        return out
+
+
+class SpatialEdge(MixedOp):
+    """Op set `spatial` compiled (sedsl/codegen/compile.py): the candidates inlined into one
+    program over the input, then mixed as MixedOp does. No two candidates share a value;
+    each runs as its primitives, inlined."""
+
+    def forward(self, x: Tensor, weights: Tensor) -> Tensor:
+        c = self.candidates
+        v1 = c[0].reduced_conv2d(x)  # dilated_4
+        v2 = torch.relu(v1)  # dilated_4
+        v3 = c[0].first_conv2d(v2)  # dilated_4
+        v4 = torch.relu(v3)  # dilated_4
+        v5 = c[0].second_conv2d(v4)  # dilated_4
+        v6 = torch.relu(v5)  # dilated_4
+        v7 = c[0].conv2d(v6)  # dilated_4
+        v8 = c[0].bn(v7)  # dilated_4
+        v9 = c[1].reduced_conv2d(x)  # dilated_2
+        v10 = torch.relu(v9)  # dilated_2
+        v11 = c[1].first_conv2d(v10)  # dilated_2
+        v12 = torch.relu(v11)  # dilated_2
+        v13 = c[1].second_conv2d(v12)  # dilated_2
+        v14 = torch.relu(v13)  # dilated_2
+        v15 = c[1].conv2d(v14)  # dilated_2
+        v16 = c[1].bn(v15)  # dilated_2
+        v17 = c[2].reduced_conv2d(x)  # dilated_1
+        v18 = torch.relu(v17)  # dilated_1
+        v19 = c[2].first_conv2d(v18)  # dilated_1
+        v20 = torch.relu(v19)  # dilated_1
+        v21 = c[2].second_conv2d(v20)  # dilated_1
+        v22 = torch.relu(v21)  # dilated_1
+        v23 = c[2].conv2d(v22)  # dilated_1
+        v24 = c[2].bn(v23)  # dilated_1
+        v25 = x.mean(dim=(1,), keepdim=True)  # none
+        v26 = v25.mul(0.0)  # none
+        out = weights[0] * v8
+        out = torch.addcmul(out, weights[1], v16)
+        out = torch.addcmul(out, weights[2], v24)
+        out = torch.addcmul(out, weights[3], v26)
+        return out
+
+
 class SupernetBlock(nn.Module):
     """The `bam` block of space `bam`."""
 
@@ -109,10 +167,10 @@ class SupernetBlock(nn.Module):
         # held in a tuple so the shared alphas are not registered as this block's weights
         self._alphas = (alphas,)
         check_requirements(channels, height, width)
-        self.m_c = MixedOp(
+        self.m_c = ChannelEdge(
             [factory(channels, height, width) for factory in CANDIDATE_FACTORIES["m_c"].values()]
         )
-        self.m_s = MixedOp(
+        self.m_s = SpatialEdge(
             [factory(channels, height, width) for factory in CANDIDATE_FACTORIES["m_s"].values()]
         )
 

@@ -86,6 +86,57 @@ class MixedOp(nn.Module):
         return out
 
 
+class AttentionEdge(MixedOp):
+    """Op set `attention` compiled (sedsl/codegen/compile.py): the candidates inlined into one
+    program over the input, then mixed as MixedOp does. Computed once for several
+    candidates: avg_pool (se, cbam, eca, scse)."""
+
+    def forward(self, x: Tensor, weights: Tensor) -> Tensor:
+        c = self.candidates
+        v1 = x.mean(dim=(2, 3), keepdim=True)  # se, cbam, eca, scse
+        v2 = c[0].fc.hidden_conv2d(v1)  # se
+        v3 = torch.relu(v2)  # se
+        v4 = c[0].fc.conv2d(v3)  # se
+        v5 = torch.sigmoid(v4)  # se
+        v6 = x * v5  # se
+        v7 = c[1].mlp.hidden_conv2d(v1)  # cbam
+        v8 = torch.relu(v7)  # cbam
+        v9 = c[1].mlp.conv2d(v8)  # cbam
+        v10 = x.amax(dim=(2, 3), keepdim=True)  # cbam
+        v11 = c[1].mlp.hidden_conv2d(v10)  # cbam
+        v12 = torch.relu(v11)  # cbam
+        v13 = c[1].mlp.conv2d(v12)  # cbam
+        v14 = v9 + v13  # cbam
+        v15 = torch.sigmoid(v14)  # cbam
+        v16 = x * v15  # cbam
+        v17 = v16.mean(dim=(1,), keepdim=True)  # cbam
+        v18 = v16.amax(dim=(1,), keepdim=True)  # cbam
+        v19 = torch.cat([v17, v18], dim=1)  # cbam
+        v20 = c[1].conv2d(v19)  # cbam
+        v21 = c[1].bn(v20)  # cbam
+        v22 = torch.sigmoid(v21)  # cbam
+        v23 = v16 * v22  # cbam
+        v24 = c[2].conv1d(v1)  # eca
+        v25 = torch.sigmoid(v24)  # eca
+        v26 = x * v25  # eca
+        v27 = c[3].fc.hidden_conv2d(v1)  # scse
+        v28 = torch.relu(v27)  # scse
+        v29 = c[3].fc.conv2d(v28)  # scse
+        v30 = torch.sigmoid(v29)  # scse
+        v31 = x * v30  # scse
+        v32 = c[3].conv2d(x)  # scse
+        v33 = torch.sigmoid(v32)  # scse
+        v34 = x * v33  # scse
+        v35 = v31 + v34  # scse
+        v36 = x  # identity
+        out = weights[0] * v6
+        out = torch.addcmul(out, weights[1], v23)
+        out = torch.addcmul(out, weights[2], v26)
+        out = torch.addcmul(out, weights[3], v35)
+        out = torch.addcmul(out, weights[4], v36)
+        return out
+
+
 class SupernetBlock(nn.Module):
     """The `classic` block of space `classic`."""
 
@@ -94,7 +145,7 @@ class SupernetBlock(nn.Module):
         # held in a tuple so the shared alphas are not registered as this block's weights
         self._alphas = (alphas,)
         check_requirements(channels, height, width)
-        self.y = MixedOp(
+        self.y = AttentionEdge(
             [factory(channels, height, width) for factory in CANDIDATE_FACTORIES["y"].values()]
         )
 

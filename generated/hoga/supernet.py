@@ -355,6 +355,75 @@ class MixedOp(nn.Module):
         return out
 
 
+class HogaOpsEdge(MixedOp):
+    """Op set `hoga_ops` compiled (sedsl/codegen/compile.py): the candidates inlined into one
+    program over the input, then mixed as MixedOp does. Computed once for several
+    candidates: avg_pool (channel, channel_v2, cbam); max_pool (channel_v2, cbam); avg_pool
+    (spatial_d1, spatial_d2); max_pool (spatial_d1, spatial_d2); concat (spatial_d1,
+    spatial_d2)."""
+
+    def forward(self, x: Tensor, weights: Tensor) -> Tensor:
+        c = self.candidates
+        v1 = x.mean(dim=(2, 3), keepdim=True)  # channel, channel_v2, cbam
+        v2 = c[0].fc.hidden_conv2d(v1)  # channel
+        v3 = torch.relu(v2)  # channel
+        v4 = c[0].fc.conv2d(v3)  # channel
+        v5 = torch.sigmoid(v4)  # channel
+        v6 = x * v5  # channel
+        v7 = c[1].mlp.hidden_conv2d(v1)  # channel_v2
+        v8 = torch.relu(v7)  # channel_v2
+        v9 = c[1].mlp.conv2d(v8)  # channel_v2
+        v10 = x.amax(dim=(2, 3), keepdim=True)  # channel_v2, cbam
+        v11 = c[1].mlp.hidden_conv2d(v10)  # channel_v2
+        v12 = torch.relu(v11)  # channel_v2
+        v13 = c[1].mlp.conv2d(v12)  # channel_v2
+        v14 = v9 + v13  # channel_v2
+        v15 = torch.sigmoid(v14)  # channel_v2
+        v16 = x * v15  # channel_v2
+        v17 = x.mean(dim=(1,), keepdim=True)  # spatial_d1, spatial_d2
+        v18 = x.amax(dim=(1,), keepdim=True)  # spatial_d1, spatial_d2
+        v19 = torch.cat([v17, v18], dim=1)  # spatial_d1, spatial_d2
+        v20 = c[2].conv2d(v19)  # spatial_d1
+        v21 = torch.sigmoid(v20)  # spatial_d1
+        v22 = x * v21  # spatial_d1
+        v23 = c[3].conv2d(v19)  # spatial_d2
+        v24 = torch.sigmoid(v23)  # spatial_d2
+        v25 = x * v24  # spatial_d2
+        v26 = c[4].conv2d(x)  # norm_d1
+        v27 = torch.sigmoid(v26)  # norm_d1
+        v28 = x * v27  # norm_d1
+        v29 = c[5].conv2d(x)  # norm_d2
+        v30 = torch.sigmoid(v29)  # norm_d2
+        v31 = x * v30  # norm_d2
+        v32 = c[6].channel_attn_v2.mlp.hidden_conv2d(v1)  # cbam
+        v33 = torch.relu(v32)  # cbam
+        v34 = c[6].channel_attn_v2.mlp.conv2d(v33)  # cbam
+        v35 = c[6].channel_attn_v2.mlp.hidden_conv2d(v10)  # cbam
+        v36 = torch.relu(v35)  # cbam
+        v37 = c[6].channel_attn_v2.mlp.conv2d(v36)  # cbam
+        v38 = v34 + v37  # cbam
+        v39 = torch.sigmoid(v38)  # cbam
+        v40 = x * v39  # cbam
+        v41 = v40.mean(dim=(1,), keepdim=True)  # cbam
+        v42 = v40.amax(dim=(1,), keepdim=True)  # cbam
+        v43 = torch.cat([v41, v42], dim=1)  # cbam
+        v44 = c[6].spatial_attn.conv2d(v43)  # cbam
+        v45 = torch.sigmoid(v44)  # cbam
+        v46 = v40 * v45  # cbam
+        v47 = x  # identity
+        v48 = x.mul(0.0)  # zero
+        out = weights[0] * v6
+        out = torch.addcmul(out, weights[1], v16)
+        out = torch.addcmul(out, weights[2], v22)
+        out = torch.addcmul(out, weights[3], v25)
+        out = torch.addcmul(out, weights[4], v28)
+        out = torch.addcmul(out, weights[5], v31)
+        out = torch.addcmul(out, weights[6], v46)
+        out = torch.addcmul(out, weights[7], v47)
+        out = torch.addcmul(out, weights[8], v48)
+        return out
+
+
 class SupernetBlock(nn.Module):
     """The HOGA block (Figure 2): edges o[j, k] from node j (or group k when j = k) to node k."""
 
@@ -363,61 +432,61 @@ class SupernetBlock(nn.Module):
         # held in a tuple so the shared alphas are not registered as this block's weights
         self._alphas = (alphas,)
         check_requirements(channels, height, width)
-        self.o_0_0 = MixedOp(
+        self.o_0_0 = HogaOpsEdge(
             [
                 factory(channels // 4, height, width)
                 for factory in CANDIDATE_FACTORIES["o_0_0"].values()
             ]
         )
-        self.o_1_1 = MixedOp(
+        self.o_1_1 = HogaOpsEdge(
             [
                 factory(channels // 4, height, width)
                 for factory in CANDIDATE_FACTORIES["o_1_1"].values()
             ]
         )
-        self.o_0_1 = MixedOp(
+        self.o_0_1 = HogaOpsEdge(
             [
                 factory(channels // 4, height, width)
                 for factory in CANDIDATE_FACTORIES["o_0_1"].values()
             ]
         )
-        self.o_2_2 = MixedOp(
+        self.o_2_2 = HogaOpsEdge(
             [
                 factory(channels // 4, height, width)
                 for factory in CANDIDATE_FACTORIES["o_2_2"].values()
             ]
         )
-        self.o_0_2 = MixedOp(
+        self.o_0_2 = HogaOpsEdge(
             [
                 factory(channels // 4, height, width)
                 for factory in CANDIDATE_FACTORIES["o_0_2"].values()
             ]
         )
-        self.o_1_2 = MixedOp(
+        self.o_1_2 = HogaOpsEdge(
             [
                 factory(channels // 4, height, width)
                 for factory in CANDIDATE_FACTORIES["o_1_2"].values()
             ]
         )
-        self.o_3_3 = MixedOp(
+        self.o_3_3 = HogaOpsEdge(
             [
                 factory(channels // 4, height, width)
                 for factory in CANDIDATE_FACTORIES["o_3_3"].values()
             ]
         )
-        self.o_0_3 = MixedOp(
+        self.o_0_3 = HogaOpsEdge(
             [
                 factory(channels // 4, height, width)
                 for factory in CANDIDATE_FACTORIES["o_0_3"].values()
             ]
         )
-        self.o_1_3 = MixedOp(
+        self.o_1_3 = HogaOpsEdge(
             [
                 factory(channels // 4, height, width)
                 for factory in CANDIDATE_FACTORIES["o_1_3"].values()
             ]
         )
-        self.o_2_3 = MixedOp(
+        self.o_2_3 = HogaOpsEdge(
             [
                 factory(channels // 4, height, width)
                 for factory in CANDIDATE_FACTORIES["o_2_3"].values()

@@ -19,6 +19,7 @@ from .ops import (
     GateSpatial,
     SePairsIdentity,
     SePairsZero,
+    lp_pool,
 )
 
 # The searched edges in block order, and each edge's candidates in op-set order.
@@ -295,6 +296,52 @@ class MixedOp(nn.Module):
         return out
 
 
+class SePairsEdge(MixedOp):
+    """Op set `se_pairs` compiled (sedsl/codegen/compile.py): the candidates inlined into one
+    program over the input, then mixed as MixedOp does. Computed once for several
+    candidates: avg_pool (gap_fc, gap_gmp_fc, gap_eca)."""
+
+    def forward(self, x: Tensor, weights: Tensor) -> Tensor:
+        c = self.candidates
+        v1 = x.mean(dim=(2, 3), keepdim=True)  # gap_fc, gap_gmp_fc, gap_eca
+        v2 = c[0].fc.hidden_conv2d(v1)  # gap_fc
+        v3 = torch.relu(v2)  # gap_fc
+        v4 = c[0].fc.conv2d(v3)  # gap_fc
+        v5 = torch.sigmoid(v4)  # gap_fc
+        v6 = x * v5  # gap_fc
+        v7 = x.amax(dim=(2, 3), keepdim=True)  # gap_gmp_fc
+        v8 = c[1].gap_gmp.mix(v1, v7)  # gap_gmp_fc
+        v9 = torch.relu(v8)  # gap_gmp_fc
+        v10 = c[1].fc.hidden_conv2d(v9)  # gap_gmp_fc
+        v11 = torch.relu(v10)  # gap_gmp_fc
+        v12 = c[1].fc.conv2d(v11)  # gap_gmp_fc
+        v13 = torch.sigmoid(v12)  # gap_gmp_fc
+        v14 = x * v13  # gap_gmp_fc
+        v15 = lp_pool(x, (2, 3), 4.0)  # lp_fc
+        v16 = c[2].fc.hidden_conv2d(v15)  # lp_fc
+        v17 = torch.relu(v16)  # lp_fc
+        v18 = c[2].fc.conv2d(v17)  # lp_fc
+        v19 = torch.sigmoid(v18)  # lp_fc
+        v20 = x * v19  # lp_fc
+        v21 = c[3].conv1d(v1)  # gap_eca
+        v22 = torch.sigmoid(v21)  # gap_eca
+        v23 = x * v22  # gap_eca
+        v24 = x.mean(dim=(1,), keepdim=True)  # spatial
+        v25 = c[4].conv2d(v24)  # spatial
+        v26 = torch.sigmoid(v25)  # spatial
+        v27 = x * v26  # spatial
+        v28 = x  # identity
+        v29 = x.mul(0.0)  # zero
+        out = weights[0] * v6
+        out = torch.addcmul(out, weights[1], v14)
+        out = torch.addcmul(out, weights[2], v20)
+        out = torch.addcmul(out, weights[3], v23)
+        out = torch.addcmul(out, weights[4], v27)
+        out = torch.addcmul(out, weights[5], v28)
+        out = torch.addcmul(out, weights[6], v29)
+        return out
+
+
 class SupernetBlock(nn.Module):
     """The `hoga_se` block of space `hoga_se`."""
 
@@ -303,61 +350,61 @@ class SupernetBlock(nn.Module):
         # held in a tuple so the shared alphas are not registered as this block's weights
         self._alphas = (alphas,)
         check_requirements(channels, height, width)
-        self.o_0_0 = MixedOp(
+        self.o_0_0 = SePairsEdge(
             [
                 factory(channels // 4, height, width)
                 for factory in CANDIDATE_FACTORIES["o_0_0"].values()
             ]
         )
-        self.o_1_1 = MixedOp(
+        self.o_1_1 = SePairsEdge(
             [
                 factory(channels // 4, height, width)
                 for factory in CANDIDATE_FACTORIES["o_1_1"].values()
             ]
         )
-        self.o_0_1 = MixedOp(
+        self.o_0_1 = SePairsEdge(
             [
                 factory(channels // 4, height, width)
                 for factory in CANDIDATE_FACTORIES["o_0_1"].values()
             ]
         )
-        self.o_2_2 = MixedOp(
+        self.o_2_2 = SePairsEdge(
             [
                 factory(channels // 4, height, width)
                 for factory in CANDIDATE_FACTORIES["o_2_2"].values()
             ]
         )
-        self.o_0_2 = MixedOp(
+        self.o_0_2 = SePairsEdge(
             [
                 factory(channels // 4, height, width)
                 for factory in CANDIDATE_FACTORIES["o_0_2"].values()
             ]
         )
-        self.o_1_2 = MixedOp(
+        self.o_1_2 = SePairsEdge(
             [
                 factory(channels // 4, height, width)
                 for factory in CANDIDATE_FACTORIES["o_1_2"].values()
             ]
         )
-        self.o_3_3 = MixedOp(
+        self.o_3_3 = SePairsEdge(
             [
                 factory(channels // 4, height, width)
                 for factory in CANDIDATE_FACTORIES["o_3_3"].values()
             ]
         )
-        self.o_0_3 = MixedOp(
+        self.o_0_3 = SePairsEdge(
             [
                 factory(channels // 4, height, width)
                 for factory in CANDIDATE_FACTORIES["o_0_3"].values()
             ]
         )
-        self.o_1_3 = MixedOp(
+        self.o_1_3 = SePairsEdge(
             [
                 factory(channels // 4, height, width)
                 for factory in CANDIDATE_FACTORIES["o_1_3"].values()
             ]
         )
-        self.o_2_3 = MixedOp(
+        self.o_2_3 = SePairsEdge(
             [
                 factory(channels // 4, height, width)
                 for factory in CANDIDATE_FACTORIES["o_2_3"].values()

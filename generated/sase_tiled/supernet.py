@@ -28,6 +28,7 @@ from .ops import (
     SqueezeSpLp,
     Tiled,
     check_size,
+    lp_pool,
 )
 
 # The searched edges in block order, and each edge's candidates in op-set order.
@@ -209,6 +210,123 @@ class MixedOp(nn.Module):
         return out
 
 
+class SqueezeChEdge(MixedOp):
+    """Op set `squeeze_ch` compiled (sedsl/codegen/compile.py): the candidates inlined into one
+    program over the input, then mixed as MixedOp does. No two candidates share a value;
+    each runs as its primitives, inlined."""
+
+    def forward(self, x: Tensor, weights: Tensor) -> Tensor:
+        c = self.candidates
+        v1 = c[0](x)  # gap
+        v2 = c[1](x)  # gap_gmp
+        v3 = c[2](x)  # rows_7
+        v4 = c[3](x)  # rows_3
+        v5 = c[4](x)  # cols_7
+        v6 = c[5](x)  # patch_7
+        v7 = c[6](x)  # patch_3
+        out = weights[0] * v1
+        out = torch.addcmul(out, weights[1], v2)
+        out = torch.addcmul(out, weights[2], v3)
+        out = torch.addcmul(out, weights[3], v4)
+        out = torch.addcmul(out, weights[4], v5)
+        out = torch.addcmul(out, weights[5], v6)
+        out = torch.addcmul(out, weights[6], v7)
+        return out
+
+
+class ExciteChEdge(MixedOp):
+    """Op set `excite_ch` compiled (sedsl/codegen/compile.py): the candidates inlined into one
+    program over the input, then mixed as MixedOp does. No two candidates share a value;
+    each runs as its primitives, inlined."""
+
+    def forward(self, x: Tensor, weights: Tensor) -> Tensor:
+        c = self.candidates
+        v1 = c[0].hidden_conv2d(x)  # fc
+        v2 = torch.relu(v1)  # fc
+        v3 = c[0].conv2d(v2)  # fc
+        v4 = torch.sigmoid(v3)  # fc
+        v5 = c[1].hidden_conv2d(x)  # fc_half
+        v6 = torch.relu(v5)  # fc_half
+        v7 = c[1].conv2d(v6)  # fc_half
+        v8 = torch.sigmoid(v7)  # fc_half
+        v9 = c[2].conv2d(x)  # dw_3
+        v10 = torch.sigmoid(v9)  # dw_3
+        out = weights[0] * v4
+        out = torch.addcmul(out, weights[1], v8)
+        out = torch.addcmul(out, weights[2], v10)
+        return out
+
+
+class SqueezeSpEdge(MixedOp):
+    """Op set `squeeze_sp` compiled (sedsl/codegen/compile.py): the candidates inlined into one
+    program over the input, then mixed as MixedOp does. Computed once for several
+    candidates: avg_pool (gap, gap_gmp, gap_std, gap_skew); centred (gap_std, gap_skew);
+    square (gap_std, gap_skew)."""
+
+    def forward(self, x: Tensor, weights: Tensor) -> Tensor:
+        c = self.candidates
+        v1 = x.mean(dim=(1,), keepdim=True)  # gap, gap_gmp, gap_std, gap_skew
+        v2 = c[1].op(x)  # gsop
+        v3 = c[2].op(x)  # in_l2
+        v4 = lp_pool(x, (1,), 4.0)  # lp
+        v5 = x.amax(dim=(1,), keepdim=True)  # gap_gmp
+        v6 = c[4].mix(v1, v5)  # gap_gmp
+        v7 = torch.relu(v6)  # gap_gmp
+        v8 = x - v1  # gap_std, gap_skew
+        v9 = v8.square()  # gap_std, gap_skew
+        v10 = v9.sum(dim=(1,), keepdim=True)  # gap_std
+        v11 = (v10 / (x.shape[1] - 1) + 1e-10).sqrt()  # gap_std
+        v12 = c[5].mix(v1, v11)  # gap_std
+        v13 = torch.relu(v12)  # gap_std
+        v14 = v9 * v8  # gap_skew
+        v15 = v14.mean(dim=(1,), keepdim=True)  # gap_skew
+        v16 = c[6].mix(v1, v15)  # gap_skew
+        v17 = torch.relu(v16)  # gap_skew
+        out = weights[0] * v1
+        out = torch.addcmul(out, weights[1], v2)
+        out = torch.addcmul(out, weights[2], v3)
+        out = torch.addcmul(out, weights[3], v4)
+        out = torch.addcmul(out, weights[4], v7)
+        out = torch.addcmul(out, weights[5], v13)
+        out = torch.addcmul(out, weights[6], v17)
+        return out
+
+
+class ExciteSpEdge(MixedOp):
+    """Op set `excite_sp` compiled (sedsl/codegen/compile.py): the candidates inlined into one
+    program over the input, then mixed as MixedOp does. No two candidates share a value;
+    each runs as its primitives, inlined."""
+
+    def forward(self, x: Tensor, weights: Tensor) -> Tensor:
+        c = self.candidates
+        v1 = c[0].conv2d_k.conv2d(x)  # conv2d_3
+        v2 = torch.sigmoid(v1)  # conv2d_3
+        v3 = c[1].conv2d_k.conv2d(x)  # conv2d_5
+        v4 = torch.sigmoid(v3)  # conv2d_5
+        v5 = c[2].conv2d_k.conv2d(x)  # conv2d_7
+        v6 = torch.sigmoid(v5)  # conv2d_7
+        v7 = c[3].conv2d_x2.conv2d(x)  # conv2d_x2
+        v8 = torch.relu(v7)  # conv2d_x2
+        v9 = c[3].conv2d_x2.conv2d_1(v8)  # conv2d_x2
+        v10 = torch.sigmoid(v9)  # conv2d_x2
+        v11 = c[4].sep_conv.conv2d(x)  # sep_conv_3
+        v12 = c[4].sep_conv.conv2d_1(v11)  # sep_conv_3
+        v13 = torch.sigmoid(v12)  # sep_conv_3
+        v14 = c[5].sep_conv.conv2d(x)  # sep_conv_5
+        v15 = c[5].sep_conv.conv2d_1(v14)  # sep_conv_5
+        v16 = torch.sigmoid(v15)  # sep_conv_5
+        v17 = c[6].affine(x)  # affine
+        v18 = torch.sigmoid(v17)  # affine
+        out = weights[0] * v2
+        out = torch.addcmul(out, weights[1], v4)
+        out = torch.addcmul(out, weights[2], v6)
+        out = torch.addcmul(out, weights[3], v10)
+        out = torch.addcmul(out, weights[4], v13)
+        out = torch.addcmul(out, weights[5], v16)
+        out = torch.addcmul(out, weights[6], v18)
+        return out
+
+
 class SupernetBlock(nn.Module):
     """The SASE block (Figure 1): a channel branch and a spatial branch, averaged."""
 
@@ -217,22 +335,22 @@ class SupernetBlock(nn.Module):
         # held in a tuple so the shared alphas are not registered as this block's weights
         self._alphas = (alphas,)
         check_requirements(channels, height, width)
-        self.s_ch = MixedOp(
+        self.s_ch = SqueezeChEdge(
             [factory(channels, height, width) for factory in CANDIDATE_FACTORIES["s_ch"].values()]
         )
-        self.e_ch1 = MixedOp(
+        self.e_ch1 = ExciteChEdge(
             [factory(channels, height, width) for factory in CANDIDATE_FACTORIES["e_ch1"].values()]
         )
-        self.e_ch2 = MixedOp(
+        self.e_ch2 = ExciteChEdge(
             [factory(channels, height, width) for factory in CANDIDATE_FACTORIES["e_ch2"].values()]
         )
-        self.s_sp1 = MixedOp(
+        self.s_sp1 = SqueezeSpEdge(
             [factory(channels, height, width) for factory in CANDIDATE_FACTORIES["s_sp1"].values()]
         )
-        self.s_sp2 = MixedOp(
+        self.s_sp2 = SqueezeSpEdge(
             [factory(channels, height, width) for factory in CANDIDATE_FACTORIES["s_sp2"].values()]
         )
-        self.e_sp = MixedOp(
+        self.e_sp = ExciteSpEdge(
             [factory(1, height, width) for factory in CANDIDATE_FACTORIES["e_sp"].values()]
         )
         self.combined_conv2d = nn.Conv2d(2, 1, 1, padding=0, bias=False)

@@ -91,6 +91,58 @@ class MixedOp(nn.Module):
         return out
 
 
+class FirstEdge(MixedOp):
+    """Op set `first` compiled (sedsl/codegen/compile.py): the candidates inlined into one
+    program over the input, then mixed as MixedOp does. No two candidates share a value;
+    each runs as its primitives, inlined."""
+
+    def forward(self, x: Tensor, weights: Tensor) -> Tensor:
+        c = self.candidates
+        v1 = x.mean(dim=(2, 3), keepdim=True)  # mean
+        v2 = c[0].weigh.conv2d(v1)  # mean
+        v3 = x.amax(dim=(2, 3), keepdim=True)  # gmp
+        v4 = c[1].weigh.conv2d(v3)  # gmp
+        out = weights[0] * v2
+        out = torch.addcmul(out, weights[1], v4)
+        return out
+
+
+class SecondEdge(MixedOp):
+    """Op set `second` compiled (sedsl/codegen/compile.py): the candidates inlined into one
+    program over the input, then mixed as MixedOp does. Computed once for several
+    candidates: avg_pool (std, none)."""
+
+    def forward(self, x: Tensor, weights: Tensor) -> Tensor:
+        c = self.candidates
+        v1 = x.mean(dim=(2, 3), keepdim=True)  # std, none
+        v2 = x - v1  # std
+        v3 = v2.square()  # std
+        v4 = v3.sum(dim=(2, 3), keepdim=True)  # std
+        v5 = (v4 / (x.shape[2] * x.shape[3]) + 1e-10).sqrt()  # std
+        v6 = c[0].weigh.conv2d(v5)  # std
+        v7 = x.amax(dim=(2, 3), keepdim=True)  # gmp
+        v8 = c[1].weigh.conv2d(v7)  # gmp
+        v9 = v1.mul(0.0)  # none
+        out = weights[0] * v6
+        out = torch.addcmul(out, weights[1], v8)
+        out = torch.addcmul(out, weights[2], v9)
+        return out
+
+
+class NormEdge(MixedOp):
+    """Op set `norm` compiled (sedsl/codegen/compile.py): the candidates inlined into one
+    program over the input, then mixed as MixedOp does. No two candidates share a value;
+    each runs as its primitives, inlined."""
+
+    def forward(self, x: Tensor, weights: Tensor) -> Tensor:
+        c = self.candidates
+        v1 = c[0].op(x)  # bn
+        v2 = x  # none
+        out = weights[0] * v1
+        out = torch.addcmul(out, weights[1], v2)
+        return out
+
+
 class SupernetBlock(nn.Module):
     """The `srm` block of space `srm`."""
 
@@ -98,13 +150,15 @@ class SupernetBlock(nn.Module):
         super().__init__()
         # held in a tuple so the shared alphas are not registered as this block's weights
         self._alphas = (alphas,)
-        self.a = MixedOp(
+        self.a = FirstEdge(
             [factory(channels, height, width) for factory in CANDIDATE_FACTORIES["a"].values()]
         )
-        self.b = MixedOp(
+        self.b = SecondEdge(
             [factory(channels, height, width) for factory in CANDIDATE_FACTORIES["b"].values()]
         )
-        self.n = MixedOp([factory(channels, 1, 1) for factory in CANDIDATE_FACTORIES["n"].values()])
+        self.n = NormEdge(
+            [factory(channels, 1, 1) for factory in CANDIDATE_FACTORIES["n"].values()]
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         w = self._alphas[0].weights()

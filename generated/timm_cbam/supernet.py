@@ -93,6 +93,73 @@ class MixedOp(nn.Module):
         return out
 
 
+class ChannelGateEdge(MixedOp):
+    """Op set `channel_gate` compiled (sedsl/codegen/compile.py): the candidates inlined into
+    one program over the input, then mixed as MixedOp does. Computed once for several
+    candidates: avg_pool (cbam, light); max_pool (cbam, light)."""
+
+    def forward(self, x: Tensor, weights: Tensor) -> Tensor:
+        c = self.candidates
+        v1 = x.mean(dim=(2, 3), keepdim=True)  # cbam, light
+        v2 = c[0].mlp.conv2d(v1)  # cbam
+        v3 = torch.relu(v2)  # cbam
+        v4 = c[0].mlp.conv2d_1(v3)  # cbam
+        v5 = x.amax(dim=(2, 3), keepdim=True)  # cbam, light
+        v6 = c[0].mlp.conv2d(v5)  # cbam
+        v7 = torch.relu(v6)  # cbam
+        v8 = c[0].mlp.conv2d_1(v7)  # cbam
+        v9 = v4 + v8  # cbam
+        v10 = torch.sigmoid(v9)  # cbam
+        v11 = x * v10  # cbam
+        v13 = 0.5 * v1  # light
+        v14 = 0.5 * v5  # light
+        v15 = v13 + v14  # light
+        v16 = c[1].cbam_mlp.conv2d(v15)  # light
+        v17 = torch.relu(v16)  # light
+        v18 = c[1].cbam_mlp.conv2d_1(v17)  # light
+        v19 = torch.sigmoid(v18)  # light
+        v20 = x * v19  # light
+        v21 = x  # none
+        out = weights[0] * v11
+        out = torch.addcmul(out, weights[1], v20)
+        out = torch.addcmul(out, weights[2], v21)
+        return out
+
+
+class SpatialGateEdge(MixedOp):
+    """Op set `spatial_gate` compiled (sedsl/codegen/compile.py): the candidates inlined into
+    one program over the input, then mixed as MixedOp does. Computed once for several
+    candidates: avg_pool (cbam, cbam_3, light); max_pool (cbam, cbam_3, light); concat
+    (cbam, cbam_3)."""
+
+    def forward(self, x: Tensor, weights: Tensor) -> Tensor:
+        c = self.candidates
+        v1 = x.mean(dim=(1,), keepdim=True)  # cbam, cbam_3, light
+        v2 = x.amax(dim=(1,), keepdim=True)  # cbam, cbam_3, light
+        v3 = torch.cat([v1, v2], dim=1)  # cbam, cbam_3
+        v4 = c[0].conv2d(v3)  # cbam
+        v5 = c[0].bn(v4)  # cbam
+        v6 = torch.sigmoid(v5)  # cbam
+        v7 = x * v6  # cbam
+        v8 = c[1].conv2d(v3)  # cbam_3
+        v9 = c[1].bn(v8)  # cbam_3
+        v10 = torch.sigmoid(v9)  # cbam_3
+        v11 = x * v10  # cbam_3
+        v13 = 0.5 * v1  # light
+        v14 = 0.5 * v2  # light
+        v15 = v13 + v14  # light
+        v16 = c[2].conv2d(v15)  # light
+        v17 = c[2].bn(v16)  # light
+        v18 = torch.sigmoid(v17)  # light
+        v19 = x * v18  # light
+        v20 = x  # none
+        out = weights[0] * v7
+        out = torch.addcmul(out, weights[1], v11)
+        out = torch.addcmul(out, weights[2], v19)
+        out = torch.addcmul(out, weights[3], v20)
+        return out
+
+
 class SupernetBlock(nn.Module):
     """The `timm_cbam` block of space `timm_cbam`."""
 
@@ -100,10 +167,10 @@ class SupernetBlock(nn.Module):
         super().__init__()
         # held in a tuple so the shared alphas are not registered as this block's weights
         self._alphas = (alphas,)
-        self.c = MixedOp(
+        self.c = ChannelGateEdge(
             [factory(channels, height, width) for factory in CANDIDATE_FACTORIES["c"].values()]
         )
-        self.s = MixedOp(
+        self.s = SpatialGateEdge(
             [factory(channels, height, width) for factory in CANDIDATE_FACTORIES["s"].values()]
         )
 

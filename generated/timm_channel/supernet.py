@@ -111,6 +111,62 @@ class MixedOp(nn.Module):
         return out
 
 
+class SqueezeEdge(MixedOp):
+    """Op set `squeeze` compiled (sedsl/codegen/compile.py): the candidates inlined into one
+    program over the input, then mixed as MixedOp does. Computed once for several
+    candidates: avg_pool (gap, avg_max); max_pool (avg_max, gmp)."""
+
+    def forward(self, x: Tensor, weights: Tensor) -> Tensor:
+        v1 = x.mean(dim=(2, 3), keepdim=True)  # gap, avg_max
+        v3 = 0.5 * v1  # avg_max
+        v4 = x.amax(dim=(2, 3), keepdim=True)  # avg_max, gmp
+        v5 = 0.5 * v4  # avg_max
+        v6 = v3 + v5  # avg_max
+        out = weights[0] * v1
+        out = torch.addcmul(out, weights[1], v6)
+        out = torch.addcmul(out, weights[2], v4)
+        return out
+
+
+class ExciteEdge(MixedOp):
+    """Op set `excite` compiled (sedsl/codegen/compile.py): the candidates inlined into one
+    program over the input, then mixed as MixedOp does. No two candidates share a value;
+    each runs as its primitives, inlined."""
+
+    def forward(self, x: Tensor, weights: Tensor) -> Tensor:
+        c = self.candidates
+        v1 = c[0].conv2d(x)  # se
+        v2 = torch.relu(v1)  # se
+        v3 = c[0].conv2d_1(v2)  # se
+        v4 = c[1].conv2d(x)  # ese
+        v5 = c[2].conv1d(x)  # eca
+        v6 = c[3].conv1d(x)  # ceca
+        v7 = c[4].conv2d(x)  # ge
+        v8 = torch.relu(v7)  # ge
+        v9 = c[4].conv2d_1(v8)  # ge
+        v10 = x  # none
+        out = weights[0] * v3
+        out = torch.addcmul(out, weights[1], v4)
+        out = torch.addcmul(out, weights[2], v5)
+        out = torch.addcmul(out, weights[3], v6)
+        out = torch.addcmul(out, weights[4], v9)
+        out = torch.addcmul(out, weights[5], v10)
+        return out
+
+
+class GateEdge(MixedOp):
+    """Op set `gate` compiled (sedsl/codegen/compile.py): the candidates inlined into one
+    program over the input, then mixed as MixedOp does. No two candidates share a value;
+    each runs as its primitives, inlined."""
+
+    def forward(self, x: Tensor, weights: Tensor) -> Tensor:
+        v1 = torch.sigmoid(x)  # sigmoid
+        v2 = nn.functional.hardsigmoid(x)  # hard_sigmoid
+        out = weights[0] * v1
+        out = torch.addcmul(out, weights[1], v2)
+        return out
+
+
 class SupernetBlock(nn.Module):
     """The `timm_channel` block of space `timm_channel`."""
 
@@ -118,11 +174,15 @@ class SupernetBlock(nn.Module):
         super().__init__()
         # held in a tuple so the shared alphas are not registered as this block's weights
         self._alphas = (alphas,)
-        self.s = MixedOp(
+        self.s = SqueezeEdge(
             [factory(channels, height, width) for factory in CANDIDATE_FACTORIES["s"].values()]
         )
-        self.e = MixedOp([factory(channels, 1, 1) for factory in CANDIDATE_FACTORIES["e"].values()])
-        self.g = MixedOp([factory(channels, 1, 1) for factory in CANDIDATE_FACTORIES["g"].values()])
+        self.e = ExciteEdge(
+            [factory(channels, 1, 1) for factory in CANDIDATE_FACTORIES["e"].values()]
+        )
+        self.g = GateEdge(
+            [factory(channels, 1, 1) for factory in CANDIDATE_FACTORIES["g"].values()]
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         w = self._alphas[0].weights()

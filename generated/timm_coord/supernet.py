@@ -77,6 +77,28 @@ class MixedOp(nn.Module):
         return out
 
 
+class StripsEdge(MixedOp):
+    """Op set `strips` compiled (sedsl/codegen/compile.py): the candidates inlined into one
+    program over the input, then mixed as MixedOp does. No two candidates share a value;
+    each runs as its primitives, inlined."""
+
+    def forward(self, x: Tensor, weights: Tensor) -> Tensor:
+        c = self.candidates
+        v1 = c[0](x)  # strip
+        v2 = c[1](x)  # strip_plain
+        v3 = c[2](x)  # scoord
+        v4 = c[3](x)  # ela
+        v5 = c[4](x)  # ela_3
+        v6 = x  # none
+        out = weights[0] * v1
+        out = torch.addcmul(out, weights[1], v2)
+        out = torch.addcmul(out, weights[2], v3)
+        out = torch.addcmul(out, weights[3], v4)
+        out = torch.addcmul(out, weights[4], v5)
+        out = torch.addcmul(out, weights[5], v6)
+        return out
+
+
 class SupernetBlock(nn.Module):
     """The `timm_coord` block of space `timm_coord`."""
 
@@ -84,7 +106,7 @@ class SupernetBlock(nn.Module):
         super().__init__()
         # held in a tuple so the shared alphas are not registered as this block's weights
         self._alphas = (alphas,)
-        self.y = MixedOp(
+        self.y = StripsEdge(
             [factory(channels, height, width) for factory in CANDIDATE_FACTORIES["y"].values()]
         )
 

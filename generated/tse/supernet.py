@@ -203,6 +203,52 @@ class MixedOp(nn.Module):
         return out
 
 
+class TiledSeEdge(MixedOp):
+    """Op set `tiled_se` compiled (sedsl/codegen/compile.py): the candidates inlined into one
+    program over the input, then mixed as MixedOp does. No two candidates share a value;
+    each runs as its primitives, inlined."""
+
+    def forward(self, x: Tensor, weights: Tensor) -> Tensor:
+        c = self.candidates
+        v1 = c[0](x)  # se
+        v2 = c[1](x)  # rows
+        v3 = c[2](x)  # cols
+        v4 = c[3](x)  # patch
+        v5 = c[4](x)  # rows_9
+        v6 = c[5](x)  # rows_5
+        v7 = c[6](x)  # rows_3
+        v8 = c[7](x)  # rows_1
+        v9 = c[8](x)  # cols_9
+        v10 = c[9](x)  # cols_5
+        v11 = c[10](x)  # cols_3
+        v12 = c[11](x)  # cols_1
+        v13 = c[12](x)  # patch_13
+        v14 = c[13](x)  # patch_11
+        v15 = c[14](x)  # patch_9
+        v16 = c[15](x)  # patch_5
+        v17 = c[16](x)  # patch_3
+        v18 = c[17](x)  # patch_1
+        out = weights[0] * v1
+        out = torch.addcmul(out, weights[1], v2)
+        out = torch.addcmul(out, weights[2], v3)
+        out = torch.addcmul(out, weights[3], v4)
+        out = torch.addcmul(out, weights[4], v5)
+        out = torch.addcmul(out, weights[5], v6)
+        out = torch.addcmul(out, weights[6], v7)
+        out = torch.addcmul(out, weights[7], v8)
+        out = torch.addcmul(out, weights[8], v9)
+        out = torch.addcmul(out, weights[9], v10)
+        out = torch.addcmul(out, weights[10], v11)
+        out = torch.addcmul(out, weights[11], v12)
+        out = torch.addcmul(out, weights[12], v13)
+        out = torch.addcmul(out, weights[13], v14)
+        out = torch.addcmul(out, weights[14], v15)
+        out = torch.addcmul(out, weights[15], v16)
+        out = torch.addcmul(out, weights[16], v17)
+        out = torch.addcmul(out, weights[17], v18)
+        return out
+
+
 class SupernetBlock(nn.Module):
     """The `tse_block` block of space `tse`."""
 
@@ -214,7 +260,7 @@ class SupernetBlock(nn.Module):
         self._alphas = (alphas,)
         cin = channels if cin is None else cin  # dim Cin
         check_requirements(channels, height, width, cin)
-        self.y = MixedOp(
+        self.y = TiledSeEdge(
             [factory(channels, height, width, cin) for factory in CANDIDATE_FACTORIES["y"].values()]
         )
 

@@ -121,6 +121,28 @@ class MixedOp(nn.Module):
         return out
 
 
+class TiledSeEdge(MixedOp):
+    """Op set `tiled_se` compiled (sedsl/codegen/compile.py): the candidates inlined into one
+    program over the input, then mixed as MixedOp does. No two candidates share a value;
+    each runs as its primitives, inlined."""
+
+    def forward(self, x: Tensor, weights: Tensor) -> Tensor:
+        c = self.candidates
+        v1 = c[0](x)  # se
+        v2 = c[1](x)  # rows
+        v3 = c[2](x)  # cols
+        v4 = c[3](x)  # patch
+        v5 = c[4](x)  # rows_3
+        v6 = c[5](x)  # rows_1
+        out = weights[0] * v1
+        out = torch.addcmul(out, weights[1], v2)
+        out = torch.addcmul(out, weights[2], v3)
+        out = torch.addcmul(out, weights[3], v4)
+        out = torch.addcmul(out, weights[4], v5)
+        out = torch.addcmul(out, weights[5], v6)
+        return out
+
+
 class SupernetBlock(nn.Module):
     """The `tse_block` block of space `tse_efficientnet`."""
 
@@ -132,7 +154,7 @@ class SupernetBlock(nn.Module):
         self._alphas = (alphas,)
         cin = channels if cin is None else cin  # dim Cin
         check_requirements(channels, height, width, cin)
-        self.y = MixedOp(
+        self.y = TiledSeEdge(
             [factory(channels, height, width, cin) for factory in CANDIDATE_FACTORIES["y"].values()]
         )
 

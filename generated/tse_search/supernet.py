@@ -114,6 +114,34 @@ class MixedOp(nn.Module):
         return out
 
 
+class TileSqueezeEdge(MixedOp):
+    """Op set `tile_squeeze` compiled (sedsl/codegen/compile.py): the candidates inlined into
+    one program over the input, then mixed as MixedOp does. No two candidates share a value;
+    each runs as its primitives, inlined."""
+
+    def forward(self, x: Tensor, weights: Tensor) -> Tensor:
+        c = self.candidates
+        v1 = c[0](x)  # whole
+        v2 = c[1](x)  # rows_7
+        v3 = c[2](x)  # rows_3
+        v4 = c[3](x)  # rows_1
+        v5 = c[4](x)  # cols_7
+        v6 = c[5](x)  # cols_3
+        v7 = c[6](x)  # cols_1
+        v8 = c[7](x)  # patch_7
+        v9 = c[8](x)  # patch_3
+        out = weights[0] * v1
+        out = torch.addcmul(out, weights[1], v2)
+        out = torch.addcmul(out, weights[2], v3)
+        out = torch.addcmul(out, weights[3], v4)
+        out = torch.addcmul(out, weights[4], v5)
+        out = torch.addcmul(out, weights[5], v6)
+        out = torch.addcmul(out, weights[6], v7)
+        out = torch.addcmul(out, weights[7], v8)
+        out = torch.addcmul(out, weights[8], v9)
+        return out
+
+
 class SupernetBlock(nn.Module):
     """Squeeze (searched), shared SE excitation (1x1 convs with biases), gate."""
 
@@ -122,7 +150,7 @@ class SupernetBlock(nn.Module):
         # held in a tuple so the shared alphas are not registered as this block's weights
         self._alphas = (alphas,)
         check_requirements(channels, height, width)
-        self.context = MixedOp(
+        self.context = TileSqueezeEdge(
             [
                 factory(channels, height, width)
                 for factory in CANDIDATE_FACTORIES["context"].values()

@@ -22,6 +22,8 @@ import jinja2
 from sedsl import TEMPLATES_DIR
 from sedsl.check.sizes import block_pins, edge_pins
 from sedsl.codegen.buffer import edge_buffers, fixed_buffer
+from sedsl.codegen.compile import compile_edge
+from sedsl.codegen.edge_emit import EdgeClass, forward_lines, shared_note
 from sedsl.codegen.emit import (
     ClassSpec,
     Emitter,
@@ -39,6 +41,9 @@ from sedsl.language.names import class_name
 MARKER = ".sedsl"
 MARKER_TEXT = "written by sedsl generate; sedsl may replace this directory\n"
 MANIFEST_FORMAT = 1
+# how supernet.py runs a searched edge: `compiled` inlines every candidate into one program
+# (sedsl/codegen/compile.py); `reference` is DARTS' MixedOp, each candidate a module call
+SUPERNETS = ("compiled", "reference")
 
 
 class GenerateError(Exception):
@@ -91,8 +96,11 @@ def _runtime_helpers() -> dict[str, str]:
     }
 
 
-def render_space(space: ir.SpaceIR) -> dict[str, str]:
-    """All files of `generated/<space>/`, as text."""
+def render_space(space: ir.SpaceIR, supernet: str = "compiled") -> dict[str, str]:
+    """All files of `generated/<space>/`, as text. `supernet` picks how supernet.py runs the
+    searched edges (SUPERNETS); ops.py, fixed.py and space.json do not depend on it."""
+    if supernet not in SUPERNETS:
+        raise GenerateError(f"unknown supernet emission {supernet!r}; use one of {SUPERNETS}")
     emitter = Emitter(space)
     op_specs = {op.py_class: op_class(emitter, op) for op in space.ops}
     prim_specs = {
@@ -108,7 +116,11 @@ def render_space(space: ir.SpaceIR) -> dict[str, str]:
     checks = requirement_checks(emitter, block_names)
     check_args = ", ".join(f"{name}: int" for name in block_names.values())
     edges = tuple(_edge_spec(emitter, space, e, point_names) for e in space.block.edges)
-    supernet_block = _block_spec(emitter, space, block_names, edge_weights=True, point=point)
+    edge_classes = _edge_classes(space) if supernet == "compiled" else []
+    by_edge = {edge: c.name for c in edge_classes for edge in c.edges}
+    supernet_block = _block_spec(
+        emitter, space, block_names, edge_weights=True, point=point, edge_classes=by_edge
+    )
     fixed_block = _block_spec(emitter, space, block_names, edge_weights=False, point=point)
     if checks:
         call = f"check_requirements({', '.join(block_names.values())})"
@@ -120,6 +132,7 @@ def render_space(space: ir.SpaceIR) -> dict[str, str]:
     _guard_size(supernet_block, space, pins, supernet=True)
     _guard_size(fixed_block, space, pins, supernet=False)
     block_helpers = supernet_block.helpers & set(_runtime_helpers())
+    block_helpers |= set().union(*(c.helpers for c in edge_classes)) if edge_classes else set()
     all_specs = {**op_specs, **prim_specs}
     # runtime helpers the supernet block calls itself (e.g. tile_broadcast outside an edge):
     # ops.py defines them and supernet.py imports them from there
@@ -144,6 +157,7 @@ def render_space(space: ir.SpaceIR) -> dict[str, str]:
             checks=checks,
             check_args=check_args,
             point=point,
+            edge_classes=edge_classes,
         ),
         "fixed.py": _render(
             "fixed.py.j2",
@@ -219,8 +233,34 @@ def _edge_spec(emitter, space, edge: ir.EdgeIR, point_names: dict[str, str]) -> 
     return EdgeSpec(edge.py, ctors)
 
 
+def _edge_classes(space: ir.SpaceIR) -> list[EdgeClass]:
+    """One compiled class per distinct edge program (edges of one op set on inputs of the
+    same kind share one), named after the op set."""
+    classes: dict[tuple, EdgeClass] = {}
+    for edge in space.block.edges:
+        program = compile_edge(space, edge)
+        lines, returns, helpers = forward_lines(program)
+        key = (edge.opset, tuple(lines), returns)
+        if key not in classes:
+            taken = sum(1 for k in classes if k[0] == edge.opset)
+            name = class_name(f"{edge.opset}_edge" + (f"_{taken + 1}" if taken else ""))
+            doc = docstring(
+                f"Op set `{edge.opset}` compiled (sedsl/codegen/compile.py): the candidates "
+                "inlined into one program over the input, then mixed as MixedOp does. "
+                + shared_note(program)
+            )
+            classes[key] = EdgeClass(name, doc, lines, returns, helpers)
+        classes[key].edges.append(edge.py)
+    return list(classes.values())
+
+
 def _block_spec(
-    emitter: Emitter, space: ir.SpaceIR, names, edge_weights: bool, point: PointDims
+    emitter: Emitter,
+    space: ir.SpaceIR,
+    names,
+    edge_weights: bool,
+    point: PointDims,
+    edge_classes: dict[str, str] | None = None,
 ) -> ClassSpec:
     block = space.block
     spec = ClassSpec(
@@ -238,8 +278,9 @@ def _block_spec(
     for edge in block.edges:
         dims = ", ".join(emitter.dim(d, names) for d in edge.input[1:]) + point.args
         if edge_weights:
+            mixed = (edge_classes or {}).get(edge.py, "MixedOp")
             edge_lines.append(
-                f"self.{edge.py} = MixedOp([factory({dims}) for factory in "
+                f"self.{edge.py} = {mixed}([factory({dims}) for factory in "
                 f'CANDIDATE_FACTORIES["{edge.py}"].values()])'
             )
         else:

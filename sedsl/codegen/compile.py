@@ -1,0 +1,291 @@
+"""Compile a searched edge: every candidate as one graph of primitive calls, over the IR.
+
+A hand-written DARTS `MixedOp` runs each candidate as an opaque module. Here each candidate
+of an edge is inlined, composite ops included, into one shared graph whose nodes are
+primitive calls on the edge's input; identical stateless calls are one node (hash-consing,
+i.e. common-subexpression elimination across the candidates). The squeezes' statistics are
+lowered to their parts first (mean, centred map, its square), so that GAP, std and skew
+pooling of the same tensor share one mean and one centred map.
+
+Nothing here is a rule about a space: the passes read primitives and their parameters only.
+Whatever the compiler cannot inline (an op whose forward reads sizes from its input, a
+stateless primitive with a size parameter that is not a constant) stays a call of the
+candidate's own module, so a compiled edge computes exactly what the reference `MixedOp`
+does and holds the very same modules (same state dict).
+
+`sedsl/codegen/edge_emit.py` turns an `EdgeProgram` into Python.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sedsl.language import ir
+from sedsl.ops.library import PRIMITIVES
+from sedsl.ops.primitive import ParamValue
+from sedsl.shapes.dims import Dim
+
+
+@dataclass(frozen=True)
+class PNode:
+    """One value of an edge program.
+
+    kind: `input` (the edge's input), `prim` (a primitive call; `module` is the path of its
+    module below the edge when it has weights), `call` (an opaque call of a candidate's
+    submodule), `stat` (a lowered piece of a statistic: `op` names it), `binop`, `neg`,
+    `const`, `item` (one part of a list value)."""
+
+    kind: str
+    op: str
+    args: tuple[int, ...] = ()
+    params: tuple[tuple[str, ParamValue], ...] = ()
+    module: str | None = None
+    serial: int = 0  # distinguishes calls of modules: never merged (BN updates its stats)
+
+
+@dataclass(frozen=True)
+class EdgeProgram:
+    """The candidates of one edge as one graph: `results[i]` is candidate i's output."""
+
+    opset: str
+    labels: tuple[str, ...]
+    nodes: tuple[PNode, ...]
+    results: tuple[int, ...]
+    # the labels of the candidates that read each node (for the emitted comments)
+    readers: tuple[tuple[str, ...], ...] = field(default=())
+
+    def shared(self) -> list[int]:
+        """Nodes that more than one candidate reads, besides the input."""
+        return [
+            i for i, r in enumerate(self.readers) if len(r) > 1 and self.nodes[i].kind != "input"
+        ]
+
+
+class NotInlinable(Exception):
+    """A part the compiler keeps as a module call."""
+
+
+class _Builder:
+    def __init__(self, space: ir.SpaceIR) -> None:
+        self.space = space
+        self.space_ints = {
+            p.name: Dim.const(p.value)
+            for p in space.params
+            if p.type == "int" and isinstance(p.value, int) and not isinstance(p.value, bool)
+        }
+        self.nodes: list[PNode] = [PNode("input", "x")]
+        self.index: dict[PNode, int] = {self.nodes[0]: 0}
+        self.serial = 0
+
+    def add(self, node: PNode) -> int:
+        if node.module is not None or node.kind == "call":
+            self.serial += 1
+            node = PNode(node.kind, node.op, node.args, node.params, node.module, self.serial)
+        found = self.index.get(node)
+        if found is not None:
+            return found
+        self.nodes.append(node)
+        self.index[node] = len(self.nodes) - 1
+        return len(self.nodes) - 1
+
+    # ---- parameters -------------------------------------------------------------------
+    def resolve(self, value, env: dict[str, ParamValue]):
+        """A parameter value in the caller's terms: op parameters substituted from `env`,
+        space parameters by their values; a Dim left with symbols stays symbolic."""
+        if isinstance(value, ir.ParamRef):
+            if value.name not in env:
+                raise NotInlinable(f"parameter {value.name} has no value")
+            return env[value.name]
+        if isinstance(value, Dim):
+            dims = {k: v for k, v in env.items() if isinstance(v, Dim)}
+            return value.subs(dims).subs(self.space_ints)
+        return value
+
+    # ---- candidates and ops -------------------------------------------------------------
+    def candidate(self, opset: ir.OpSetIR, index: int, cand: ir.CandidateIR) -> int:
+        path = f"[{index}]"
+        try:
+            if cand.kind == "prim":
+                params = tuple((k, self.resolve(v, {})) for k, v in cand.params)
+                module = f"{path}.op" if PRIMITIVES[cand.op].stateful else None
+                return self.prim(cand.op, (0,), params, module)
+            op = self.space.op(cand.op)
+            env = {k: self.resolve(v, {}) for k, v in cand.params}
+            return self.op(op, (0,), env, path)
+        except NotInlinable:
+            return self.add(PNode("call", "", (0,), module=path))
+
+    def op(self, op: ir.OpIR, args: tuple[int, ...], given: dict, path: str) -> int:
+        from sedsl.check.sizes import forward_params
+
+        if forward_params(op):  # sizes it reads from its input at forward (size_at)
+            raise NotInlinable(op.name)
+        env: dict[str, ParamValue] = {}
+        for p in op.params:
+            if p.name in given:
+                env[p.name] = given[p.name]
+            elif p.default is not None:
+                env[p.name] = self.resolve(p.default, {})
+        ints = {p.name for p in op.params if p.type == "int"}
+        for name in ints:
+            value = env.get(name)
+            if isinstance(value, int) and not isinstance(value, bool):
+                env[name] = Dim.const(value)
+        local = {name: a for (name, _), a in zip(op.graph.inputs, args, strict=True)}
+        modules = {m.attr: m for m in op.graph.modules}
+        lists: dict[str, tuple[int, ...]] = {}
+        for node in op.graph.nodes:
+            value = self.expr(node.expr, local, lists, env, modules, path)
+            if isinstance(value, tuple):
+                lists[node.py] = value
+            else:
+                local[node.py] = value
+        out = self.expr(op.graph.output, local, lists, env, modules, path)
+        if isinstance(out, tuple):
+            raise NotInlinable("a list-valued result")
+        return out
+
+    def expr(self, e: ir.Expr, local, lists, env, modules, path):
+        if isinstance(e, ir.Ref):
+            if e.py in lists:
+                return lists[e.py]
+            return local[e.py]
+        if isinstance(e, ir.Const):
+            return self.add(PNode("const", repr(e.value)))
+        if isinstance(e, ir.Neg):
+            return self.add(
+                PNode("neg", "-", (self._one(e.operand, local, lists, env, modules, path),))
+            )
+        if isinstance(e, ir.BinOp):
+            left = self._one(e.left, local, lists, env, modules, path)
+            right = self._one(e.right, local, lists, env, modules, path)
+            return self.add(PNode("binop", e.op, (left, right)))
+        if isinstance(e, ir.Item):
+            base = self.expr(e.base, local, lists, env, modules, path)
+            if not isinstance(base, tuple):
+                raise NotInlinable("an item of a value that is not a list")
+            return base[e.index]
+        if isinstance(e, ir.PrimCall):
+            args = tuple(self._one(a, local, lists, env, modules, path) for a in e.args)
+            params = tuple((k, self.resolve(v, env)) for k, v in e.params)
+            module = f"{path}.{e.module}" if e.module else None
+            result = self.prim(e.prim, args, params, module)
+            if PRIMITIVES[e.prim].returns_list:
+                parts = _list_length(e, params)
+                return tuple(self.add(PNode("item", str(i), (result,))) for i in range(parts))
+            return result
+        if isinstance(e, ir.OpCall):
+            args = tuple(self._one(a, local, lists, env, modules, path) for a in e.args)
+            module = modules[e.module]
+            sub = f"{path}.{e.module}"
+            given = {k: self.resolve(v, env) for k, v in module.params}
+            try:
+                return self.op(self.space.op(e.op), args, given, sub)
+            except NotInlinable:
+                return self.add(PNode("call", "", args, module=sub))
+        raise NotInlinable(type(e).__name__)
+
+    def _one(self, e, local, lists, env, modules, path) -> int:
+        value = self.expr(e, local, lists, env, modules, path)
+        if isinstance(value, tuple):
+            raise NotInlinable("a list where a tensor is expected")
+        return value
+
+    def prim(self, name: str, args: tuple[int, ...], params, module: str | None) -> int:
+        prim = PRIMITIVES[name]
+        full = {p.name: p.default for p in prim.params if p.default is not None}
+        full.update(dict(params))
+        if module is None:  # a stateless call renders its parameters: they must be known
+            for value in full.values():
+                if isinstance(value, Dim) and not value.is_const:
+                    raise NotInlinable(f"{name} with a size that is not a constant")
+        lowered = _LOWERINGS.get(name)
+        if lowered is not None and module is None:
+            return lowered(self, args[0], full)
+        return self.add(PNode("prim", name, args, tuple(sorted(full.items())), module))
+
+
+def _list_length(e: ir.PrimCall, params) -> int:
+    parts = dict(params).get("parts")
+    if not (isinstance(parts, Dim) and parts.is_const):
+        raise NotInlinable("a split into a number of parts that is not a constant")
+    return int(parts.value)
+
+
+# ---- lowering of statistics ------------------------------------------------------------
+# Each mirrors its helper in sedsl/ops/runtime.py operation for operation (so the value is
+# the same to the last bit); as parts, the mean and the centred map are shared by every
+# statistic of the same tensor over the same axes.
+
+
+def _over(params) -> str:
+    return params.get("over", "hw")
+
+
+def _mean(b: _Builder, x: int, over: str) -> int:
+    return b.add(PNode("prim", "avg_pool", (x,), (("over", over),)))
+
+
+def _centred_square(b: _Builder, x: int, over: str) -> tuple[int, int]:
+    centred = b.add(PNode("stat", "centred", (x, _mean(b, x, over))))
+    return centred, b.add(PNode("stat", "square", (centred,)))
+
+
+def _lower_std(b: _Builder, x: int, params) -> int:
+    over = _over(params)
+    _, square = _centred_square(b, x, over)
+    total = b.add(PNode("stat", "sum", (square,), (("over", over),)))
+    unbiased = bool(params.get("unbiased", True))
+    return b.add(PNode("stat", "std", (total, x), (("over", over), ("unbiased", unbiased))))
+
+
+def _lower_skew(b: _Builder, x: int, params) -> int:
+    over = _over(params)
+    centred, square = _centred_square(b, x, over)
+    cube = b.add(PNode("binop", "*", (square, centred)))
+    return b.add(PNode("stat", "mean", (cube,), (("over", over),)))
+
+
+_LOWERINGS = {"std_pool": _lower_std, "skew_pool": _lower_skew}
+
+
+# ---- the pass ---------------------------------------------------------------------------
+
+
+def compile_edge(space: ir.SpaceIR, edge: ir.EdgeIR) -> EdgeProgram:
+    """The candidates of `edge` inlined into one graph, shared nodes merged, dead ones gone."""
+    opset = space.opset(edge.opset)
+    builder = _Builder(space)
+    results = tuple(builder.candidate(opset, i, c) for i, c in enumerate(opset.candidates))
+    labels = tuple(c.label for c in opset.candidates)
+    return _prune(opset.name, labels, builder.nodes, results)
+
+
+def _prune(opset: str, labels, nodes: list[PNode], results: tuple[int, ...]) -> EdgeProgram:
+    """Keep the nodes some result reads (a failed inlining leaves dead ones), renumbered in
+    order, with the candidates that read each."""
+    readers: dict[int, set[str]] = {}
+    for label, result in zip(labels, results, strict=True):
+        stack = [result]
+        while stack:
+            i = stack.pop()
+            if label in readers.setdefault(i, set()):
+                continue
+            readers[i].add(label)
+            stack.extend(nodes[i].args)
+    keep = sorted(readers | {0: readers.get(0, set())})
+    new = {old: n for n, old in enumerate(keep)}
+    renumbered = tuple(
+        PNode(
+            nodes[i].kind,
+            nodes[i].op,
+            tuple(new[a] for a in nodes[i].args),
+            nodes[i].params,
+            nodes[i].module,
+            nodes[i].serial,
+        )
+        for i in keep
+    )
+    order = {label: n for n, label in enumerate(labels)}
+    who = tuple(tuple(sorted(readers.get(i, ()), key=order.__getitem__)) for i in keep)
+    return EdgeProgram(opset, labels, renumbered, tuple(new[r] for r in results), who)

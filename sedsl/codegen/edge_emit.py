@@ -1,0 +1,118 @@
+"""An `EdgeProgram` (sedsl/codegen/compile.py) -> the Python of a compiled edge's forward.
+
+The class holds its candidates exactly as the reference `MixedOp` does (`self.candidates`,
+one module each, so a checkpoint of either loads into the other); only forward differs: one
+straight line of primitive calls over the edge's input, each shared value computed once,
+then the softmax-weighted sum of the candidates' results in candidate order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sedsl.codegen.compile import EdgeProgram, PNode
+from sedsl.codegen.emit import py_value
+from sedsl.ops.library import PRIMITIVES
+from sedsl.ops.primitive import CodeInputs
+from sedsl.shapes.dims import Dim
+
+_AXES = {"hw": "(2, 3)", "c": "(1,)"}
+_COUNT = {"hw": "{x}.shape[2] * {x}.shape[3]", "c": "{x}.shape[1]"}
+
+
+@dataclass
+class EdgeClass:
+    """One compiled-edge class of supernet.py."""
+
+    name: str
+    doc: str
+    forward_lines: list[str]
+    returns: str
+    helpers: set[str] = field(default_factory=set)  # helpers of ops.py it calls
+    edges: list[str] = field(default_factory=list)  # the edges that use it
+
+
+def forward_lines(program: EdgeProgram) -> tuple[list[str], str, set[str]]:
+    """(lines, returned expression, helper names) of the forward of `program`."""
+    names: dict[int, str] = {}
+    lines: list[str] = []
+    helpers: set[str] = set()
+    uses_modules = False
+    for i, node in enumerate(program.nodes):
+        if node.kind == "input":
+            names[i] = "x"
+            continue
+        if node.kind == "const":
+            names[i] = node.op
+            continue
+        value, needed = _render(node, [names[a] for a in node.args])
+        helpers |= needed
+        uses_modules |= node.module is not None or node.kind == "call"
+        names[i] = f"v{i}"
+        readers = program.readers[i]
+        note = f"  # {', '.join(readers)}" if len(readers) < len(program.labels) else ""
+        lines.append(f"v{i} = {value}{note}")
+    results = [names[r] for r in program.results]
+    mix = [f"out = weights[0] * {results[0]}"]
+    mix += [f"out = torch.addcmul(out, weights[{k}], {r})" for k, r in enumerate(results) if k]
+    prelude = ["c = self.candidates"] if uses_modules else []
+    return prelude + lines + mix, "out", helpers
+
+
+def _render(node: PNode, args: list[str]) -> tuple[str, set[str]]:
+    if node.kind == "prim":
+        prim = PRIMITIVES[node.op]
+        raw = dict(node.params)
+        rendered = {k: _param(v) for k, v in raw.items()}
+        shapes = tuple(tuple(f"{a}.shape[{d}]" for d in range(4)) for a in args)
+        code = prim.code(CodeInputs(args=tuple(args), shapes=shapes, params=rendered, raw=raw))
+        call = code.call.replace("{m}", f"c{node.module}") if node.module else code.call
+        return call, set(code.imports) if node.module is None else set()
+    if node.kind == "call":
+        return f"c{node.module}({', '.join(args)})", set()
+    if node.kind == "binop":
+        return f"{args[0]} {node.op} {args[1]}", set()
+    if node.kind == "neg":
+        return f"-{args[0]}", set()
+    if node.kind == "item":
+        return f"{args[0]}[{node.op}]", set()
+    if node.kind == "stat":
+        return _stat(node, args), set()
+    raise ValueError(f"internal error: cannot render {node}")
+
+
+def _stat(node: PNode, args: list[str]) -> str:
+    params = dict(node.params)
+    if node.op == "centred":
+        return f"{args[0]} - {args[1]}"
+    if node.op == "square":
+        return f"{args[0]}.square()"
+    axes = _AXES[params["over"]]
+    if node.op == "sum":
+        return f"{args[0]}.sum(dim={axes}, keepdim=True)"
+    if node.op == "mean":
+        return f"{args[0]}.mean(dim={axes}, keepdim=True)"
+    if node.op == "std":  # as std_pool: sum of squares / (n - 1) (or n), + eps, sqrt
+        count = _COUNT[params["over"]].format(x=args[1])
+        divisor = f"({count} - 1)" if params["unbiased"] else f"({count})"
+        return f"({args[0]} / {divisor} + 1e-10).sqrt()"
+    raise ValueError(f"internal error: unknown statistic {node.op}")
+
+
+def _param(value) -> str:
+    if isinstance(value, Dim):
+        return value.to_python({})
+    return py_value(value)
+
+
+def shared_note(program: EdgeProgram) -> str:
+    """One sentence for the class docstring: what the candidates share."""
+    shared = program.shared()
+    if not shared:
+        return "No two candidates share a value; each runs as its primitives, inlined."
+    parts = []
+    for i in shared:
+        node = program.nodes[i]
+        what = node.op if node.kind in ("prim", "stat") else node.kind
+        parts.append(f"{what} ({', '.join(program.readers[i])})")
+    return "Computed once for several candidates: " + "; ".join(parts) + "."

@@ -1,0 +1,127 @@
+"""The compiled supernet (the default of `sedsl generate`, sedsl/codegen/compile.py) computes
+what the reference supernet (`--supernet reference`, DARTS' MixedOp) does: for every shipped
+space, in float64, at its CIFAR check points and one ImageNet-size point, the same output, the
+same running statistics and the same gradients with respect to the input, every weight and
+every alpha, to 1e-10 relative; and a checkpoint of either loads into the other."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+import torch
+
+from sedsl.check.checker import check_file
+from sedsl.codegen.generate import render_space, write_space
+from tests.codegen.helpers import GENERATED_SPACES, ROOT, load_generated, manifest
+
+RTOL = 1e-10
+DEVICES = [
+    "cpu",
+    pytest.param(
+        "cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+    ),
+]
+
+
+def _load_package(root: Path, package: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        package, root / "__init__.py", submodule_search_locations=[str(root)]
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[package] = module
+    spec.loader.exec_module(module)
+    return importlib.import_module(f"{package}.supernet")
+
+
+_REFERENCE: dict[str, ModuleType] = {}
+
+
+@pytest.fixture(scope="module")
+def reference_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("reference")
+
+
+def reference_supernet(space: str, out: Path) -> ModuleType:
+    """supernet.py of `space` generated with --supernet reference, imported."""
+    if space not in _REFERENCE:
+        ir = check_file(ROOT / manifest(space)["source"]).space
+        files = render_space(ir, supernet="reference")
+        write_space(files, out, space)
+        _REFERENCE[space] = _load_package(out / space, f"_sedsl_reference_{space}")
+    return _REFERENCE[space]
+
+
+def points(space: str) -> list[dict[str, int]]:
+    """The CIFAR check points (H <= 32) and the smallest other one (ImageNet-size)."""
+    every = [p for ps in manifest(space)["points"].values() for p in ps]
+    cifar = [p for p in every if p["H"] <= 32 and p["W"] <= 32]
+    large = [p for p in every if p not in cifar]
+    chosen = cifar + ([min(large, key=lambda p: p["C"] * p["H"] * p["W"])] if large else [])
+    return list({tuple(sorted(p.items())): p for p in chosen}.values())
+
+
+def build(supernet: ModuleType, space: str, point: dict[str, int], device: str):
+    dims = {
+        d["arg"]: point[d["name"]] for d in manifest(space).get("dims", []) if d["name"] in point
+    }
+    torch.manual_seed(0)
+    alphas = supernet.Alphas()
+    block = supernet.SupernetBlock(point["C"], point["H"], point["W"], alphas, **dims)
+    return block.to(device, torch.float64).train(), alphas.to(device, torch.float64)
+
+
+def close(a: torch.Tensor, b: torch.Tensor) -> bool:
+    scale = max(b.abs().max().item(), 1e-300)
+    return (a - b).abs().max().item() <= RTOL * scale
+
+
+def run(block, alphas, x: torch.Tensor, seed: int):
+    """Output, input gradient and every parameter's gradient of a random projection of the
+    output (the same projection for the same seed and output shape)."""
+    x = x.clone().requires_grad_(True)
+    y = block(x)
+    generator = torch.Generator().manual_seed(seed)
+    probe = torch.randn(y.shape, generator=generator, dtype=torch.float64).to(y.device)
+    (y * probe).sum().backward()
+    grads = {n: p.grad for n, p in block.named_parameters()}
+    grads |= {f"alphas.{n}": p.grad for n, p in alphas.named_parameters()}
+    return y.detach(), x.grad, grads
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("space", GENERATED_SPACES)
+def test_compiled_supernet_equals_reference(space, device, reference_dir):
+    compiled_module, _ = load_generated(space)
+    reference_module = reference_supernet(space, reference_dir)
+    assert "MixedOp(MixedOp)" not in Path(compiled_module.__file__).read_text(encoding="utf-8")
+    for point in points(space):
+        compiled, c_alphas = build(compiled_module, space, point, device)
+        reference, r_alphas = build(reference_module, space, point, device)
+        state = {k: v.shape for k, v in reference.state_dict().items()}
+        assert {k: v.shape for k, v in compiled.state_dict().items()} == state
+        # a checkpoint of the reference loads into the compiled block (strict: same keys)
+        compiled.load_state_dict(reference.state_dict())
+        generator = torch.Generator().manual_seed(1)
+        for a_c, a_r in zip(c_alphas.parameters(), r_alphas.parameters(), strict=True):
+            a_r.data = torch.randn(a_r.shape, generator=generator, dtype=torch.float64).to(device)
+            a_c.data = a_r.data.clone()
+        shape = (2, point["C"], point["H"], point["W"])
+        x = torch.randn(shape, generator=generator, dtype=torch.float64).to(device)
+        y_r, gx_r, g_r = run(reference, r_alphas, x, seed=2)
+        y_c, gx_c, g_c = run(compiled, c_alphas, x, seed=2)
+        where = f"{space} at {point} on {device}"
+        assert close(y_c, y_r), f"output differs, {where}"
+        assert close(gx_c, gx_r), f"input gradient differs, {where}"
+        assert g_c.keys() == g_r.keys()
+        for name, g in g_r.items():
+            if g is None:
+                assert g_c[name] is None, f"{name} gets a gradient only when compiled, {where}"
+                continue
+            assert g_c[name] is not None, f"{name} gets no gradient when compiled, {where}"
+            assert close(g_c[name], g), f"gradient of {name} differs, {where}"
+        for key, value in reference.state_dict().items():  # running statistics after a step
+            assert close(compiled.state_dict()[key].double(), value.double()), (key, where)
