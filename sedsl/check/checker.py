@@ -22,6 +22,7 @@ _COMPARE = {
     "<=": lambda a, b: a <= b,
     ">": lambda a, b: a > b,
     ">=": lambda a, b: a >= b,
+    "~": lambda a, b: a == b or a == 1 or b == 1,  # broadcasts, as torch does at a point
 }
 
 
@@ -175,6 +176,8 @@ def _bindings(ob: Obligation, env, lhs, rhs) -> str:
 
 def _decide(ob: Obligation, requires) -> bool | None:
     diff = ob.lhs - ob.rhs
+    if ob.op == "~":  # proved when equal; else it depends on which sizes are 1
+        return True if diff.is_int(0) else None
     if diff.is_const:
         return _COMPARE[ob.op](diff.value, 0)
     if (diff, ob.op) in requires or (-diff, _flip(ob.op)) in requires:

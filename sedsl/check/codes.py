@@ -71,7 +71,9 @@ bindings: `with C=16, reduction=32: C // reduction = 0`.""",
         "illegal broadcast",
         """Two tensors are combined with + - * / but their shapes do
 not broadcast: on every axis the sizes must be equal or one of them 1. [B, C, 1, 1] * [B, C, H, W]
-is fine; [B, C, 1, 1] * [B, 1, H, W] is too (a full map); [B, C, H, W] + [B, C/2, H, W] is not.""",
+is fine; [B, C, 1, 1] * [B, 1, H, W] is too (a full map); [B, C, H, W] + [B, C/2, H, W] is not,
+except at a point where C = 2 (there C/2 is 1), since each point builds its own module and
+broadcasts as torch does. The result's axis is the larger of the two.""",
     ),
     "E022": (
         "concat mismatch",

@@ -367,15 +367,16 @@ class Elaborator:
                     notes=(f"axis {axis}: {x} and {y} differ and neither is 1",),
                 )
             else:
+                # as torch broadcasts at each point: equal, or one of them 1 there
                 self._require(
                     x,
-                    "==",
+                    "~",
                     y,
                     "E021",
                     expr.span,
                     f"broadcasting {shape_text(a)} with {shape_text(b)} needs {x} == {y}",
                 )
-                out.append(x)
+                out.append(Dim.maximum(x, y))
         return tuple(out)
 
     def _require(

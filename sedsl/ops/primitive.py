@@ -32,11 +32,13 @@ class Obligation:
     """`lhs op rhs` must hold at every instantiation point (e.g. `C // reduction >= 1`)."""
 
     lhs: Dim
-    op: str  # == != < <= > >=
+    op: str  # == != < <= > >=, or ~ : equal, or one of them 1 (a broadcast)
     rhs: Dim
     reason: str
 
     def __str__(self) -> str:
+        if self.op == "~":
+            return f"{self.lhs} == {self.rhs} or one of them 1"
         return f"{self.lhs} {self.op} {self.rhs}"
 
 
