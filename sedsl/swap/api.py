@@ -5,14 +5,15 @@ then swap its SE blocks for TSE, weights carried over, and evaluate or fine-tune
 replacement is built by the generated space's `build_fixed` with the dimensions measured at
 that slot (`slots.py`); SE's weights go into it where the shapes allow (`carry.py`).
 
-A swapped network is written as a directory (docs/swap.md):
+A swapped network is written as a directory (docs/tse.md):
 
     swap.json   what was swapped: backbone, space, genotype, input size, the per-slot report
     model.pt    the swapped network's state dict (torch.save, weights_only-loadable)
 
 `load_swapped(dir)` rebuilds it from the two files: torchvision's builder, the same swap
-with fresh blocks, then the state dict. `sedsl train DIR` fine-tunes it, `sedsl evaluate`
-scores it, `sedsl export DIR/swap.json` writes its block as a standalone module.
+with fresh blocks, then the state dict. `finetune.finetune(DIR, ...)` fine-tunes it (Python
+only: `sedsl train` does not take a swap directory), `sedsl evaluate` scores it,
+`sedsl export DIR/swap.json` writes its block as a standalone module.
 """
 
 from __future__ import annotations
