@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from sedsl.diagnostics.codes import Code
 from sedsl.options import text_or_json
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
@@ -206,8 +207,8 @@ def check(files: tuple[Path, ...], fmt: str, sets: tuple[str, ...]) -> None:
             click.echo(
                 f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"
             )
-    if any(d.code == "E002" for d in all_diags) and not any(
-        d.is_error and d.code != "E002" for d in all_diags
+    if any(d.code == Code.CANNOT_READ for d in all_diags) and not any(
+        d.is_error and d.code != Code.CANNOT_READ for d in all_diags
     ):
         sys.exit(EXIT_USAGE)
     sys.exit(EXIT_ERRORS if any(d.is_error for d in all_diags) else EXIT_OK)
@@ -336,7 +337,8 @@ def generate(
                 click.echo(f"{path}: a library (no block); nothing to generate", err=True)
                 continue
             status = max(
-                status, EXIT_USAGE if any(d.code == "E002" for d in diags) else EXIT_ERRORS
+                status,
+                EXIT_USAGE if any(d.code == Code.CANNOT_READ for d in diags) else EXIT_ERRORS,
             )
             continue
         try:
@@ -397,7 +399,7 @@ def fmt(files: tuple[Path, ...], write: bool, check_only: bool) -> None:
         if diags.has_errors:
             sources = _sources_of(path, diags.items)
             click.echo(render_text(diags.sorted(), sources, _colour(True)), err=True)
-            status = EXIT_USAGE if any(d.code == "E002" for d in diags) else EXIT_ERRORS
+            status = EXIT_USAGE if any(d.code == Code.CANNOT_READ for d in diags) else EXIT_ERRORS
             continue
         text = format_module(module)
         if check_only:

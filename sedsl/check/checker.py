@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
+from sedsl.diagnostics.codes import Code
 from sedsl.diagnostics.diagnostic import Diagnostics, Label
 from sedsl.diagnostics.span import Span
 from sedsl.language import ir
@@ -87,7 +88,7 @@ def check_space(space: ir.SpaceIR, diagnostics: Diagnostics) -> CheckReport:
         if outcome is None:
             unproved += 1
             diagnostics.warning(
-                "W001",
+                Code.UNPROVED,
                 f"could not prove `{ob}` ({ob.reason})",
                 span,
                 notes=("it depends on sizes, and no declared point decides it",),
@@ -105,11 +106,16 @@ def check_space(space: ir.SpaceIR, diagnostics: Diagnostics) -> CheckReport:
         ob = Obligation(req.lhs, req.op, req.rhs, f"requirement `{req.text}`")
         if _evaluate(ob, envs) is False:
             _report_failure(
-                diagnostics, "E040", f"requirement `{req.text}` is violated", ob, req.span, envs
+                diagnostics,
+                Code.REQUIREMENT,
+                f"requirement `{req.text}` is violated",
+                ob,
+                req.span,
+                envs,
             )
     if space.block is not None and not envs:
         diagnostics.warning(
-            "W002",
+            Code.NO_POINTS,
             f"space `{space.name}` declares no instantiation points",
             space.block.span,
             help="add e.g. `check resnet20 (C, H, W) in [(16, 32, 32), (32, 16, 16), (64, 8, 8)]`",
@@ -134,7 +140,7 @@ def _report_missed_signatures(diagnostics, space: ir.SpaceIR, missed, requires, 
         if len(labels) >= 2 and not opset.broken and set(labels) <= by_label.keys():
             first = by_label[labels[0]][0]
             diagnostics.error(
-                "E025",
+                Code.SIGNATURE_NO_CANDIDATE,
                 f"no candidate of op set `{name}` gives its declared result "
                 f"{shape_text(opset.result)}",
                 opset.span,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
+from sedsl.diagnostics.codes import Code
 from sedsl.diagnostics.span import Span
 
 
@@ -24,7 +25,7 @@ class Label:
 
 @dataclass(frozen=True)
 class Diagnostic:
-    code: str
+    code: Code  # compares equal to its text, e.g. E010
     severity: Severity
     message: str
     span: Span
@@ -53,10 +54,10 @@ class Diagnostics:
             self._seen.add(diagnostic)
             self.items.append(diagnostic)
 
-    def error(self, code: str, message: str, span: Span, **details) -> None:
+    def error(self, code: Code, message: str, span: Span, **details) -> None:
         self.add(Diagnostic(code, Severity.ERROR, message, span, **details))
 
-    def warning(self, code: str, message: str, span: Span, **details) -> None:
+    def warning(self, code: Code, message: str, span: Span, **details) -> None:
         self.add(Diagnostic(code, Severity.WARNING, message, span, **details))
 
     def extend(self, other: Diagnostics | list[Diagnostic]) -> None:

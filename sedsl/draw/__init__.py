@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sedsl.diagnostics.codes import Code
 from sedsl.draw.overlay import DrawError
 
 FORMATS = (".svg", ".png", ".pdf")
@@ -43,7 +44,7 @@ def draw_space(
                 sources[file] = Path(file).read_text(encoding="utf-8", errors="replace")
             except OSError:
                 continue
-        usage = any(d.code == "E002" for d in diags)
+        usage = any(d.code == Code.CANNOT_READ for d in diags)
         raise DrawError(
             render_text(diags, sources).rstrip("\n"), code=2 if usage else 1, rendered=True
         )

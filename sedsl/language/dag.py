@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sedsl.diagnostics.codes import Code
 from sedsl.diagnostics.diagnostic import Label
 from sedsl.language import ast, ir
 from sedsl.language.elaborate import Elaboration, Elaborator, Library, NodeTable, unknown_op
@@ -100,10 +101,10 @@ class GraphBuilder:
         if isinstance(output, Poison):
             return self._result(None, elab.finish())
         if not isinstance(output, TV):
-            self.diag.error("E015", f"{self.owner} must return a tensor", returns.span)
+            self.diag.error(Code.MISPLACED, f"{self.owner} must return a tensor", returns.span)
             return self._result(None, elab.finish())
         if result is not None:
-            elab.match_shape(output.shape, result, returns.span, "E023", result_what)
+            elab.match_shape(output.shape, result, returns.span, Code.SHAPE_MISMATCH, result_what)
         self._check_use(elab, returns)
         done = elab.finish()
         graph = ir.Graph(self.inputs, tuple(nodes), output.expr, done.modules)
@@ -133,7 +134,7 @@ class GraphBuilder:
             if concrete.is_const and concrete.value.denominator == 1:
                 return int(concrete.value)
         if not isinstance(value, Poison):
-            self.diag.error("E012", "an index must be a constant integer", expr.span)
+            self.diag.error(Code.NOT_CONSTANT, "an index must be a constant integer", expr.span)
         return None
 
     def _define(self, stmt: ast.Assign, env) -> None:
@@ -150,7 +151,7 @@ class GraphBuilder:
         ):
             first = self.pending.get(key) or self.pending.get((target.name, ()))
             self.diag.error(
-                "E011",
+                Code.DUPLICATE,
                 f"`{display}` is defined twice",
                 target.span,
                 label="redefined here",
@@ -160,7 +161,7 @@ class GraphBuilder:
             return
         if target.name in self.scope:
             self.diag.error(
-                "E011",
+                Code.DUPLICATE,
                 f"`{target.name}` is already a parameter or dimension name",
                 target.span,
             )
@@ -171,7 +172,7 @@ class GraphBuilder:
 
     def _define_shared(self, stmt: ast.Shared) -> None:
         if stmt.name in self.shared:
-            self.diag.error("E011", f"`{stmt.name}` is defined twice", stmt.span)
+            self.diag.error(Code.DUPLICATE, f"`{stmt.name}` is defined twice", stmt.span)
             return
         if stmt.op.id not in PRIMITIVES and self.lib.op_decl(stmt.op.id) is None:
             known = [*PRIMITIVES, *self.lib.op_names(), *DIM_FUNCTIONS]
@@ -194,7 +195,7 @@ class GraphBuilder:
                 cycle = path[path.index(key) :] + [key]
                 first = self.pending[cycle[0]]
                 self.diag.error(
-                    "E030",
+                    Code.CYCLE,
                     "the graph has a cycle: " + " -> ".join(indexed_display(*k) for k in cycle),
                     first.span,
                     labels=tuple(
@@ -292,7 +293,7 @@ class GraphBuilder:
                 continue
             if key not in used:
                 self.diag.error(
-                    "E031",
+                    Code.UNUSED_NODE,
                     f"`{pending.display}` is computed but never used",
                     pending.span,
                     label="does not reach the result",
@@ -301,7 +302,7 @@ class GraphBuilder:
                 )
             elif not reaches_input(key):
                 self.diag.error(
-                    "E032",
+                    Code.UNREACHABLE_NODE,
                     f"`{pending.display}` does not depend on the input",
                     pending.span,
                     label="unreachable from the input",

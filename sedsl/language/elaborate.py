@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from sedsl.diagnostics.codes import Code
 from sedsl.diagnostics.diagnostic import Diagnostics, Label
 from sedsl.diagnostics.span import Span
 from sedsl.language import ast, ir
@@ -79,7 +80,9 @@ def unknown_op(diag: Diagnostics, func: ast.Name, kind: str, known) -> str | Non
     """Report an unknown name; return the name it most likely meant, if any."""
     hint = did_you_mean(func.id, known)
     suffix = f"; {hint}" if hint else ""  # in the message, so one-line formats show it
-    diag.error("E010", f"unknown {kind} `{func.id}`{suffix}", func.span, label="not defined")
+    diag.error(
+        Code.UNKNOWN_NAME, f"unknown {kind} `{func.id}`{suffix}", func.span, label="not defined"
+    )
     return hint.split("`")[1] if hint else None
 
 
@@ -146,7 +149,7 @@ class Elaborator:
                 )
         if isinstance(value, SV):
             self.diag.error(
-                "E015",
+                Code.MISPLACED,
                 f"`{pending.display}` is a number, not a tensor; nodes hold tensors",
                 pending.span,
                 help="put numbers in a `param`, or use them inline",
@@ -176,9 +179,11 @@ class Elaborator:
             return self._call_expr(expr, env)
         if isinstance(expr, ast.Generator):
             self._fail(
-                "E015", "a generator can only be the argument of sum, mean or concat", expr.span
+                Code.MISPLACED,
+                "a generator can only be the argument of sum, mean or concat",
+                expr.span,
             )
-        self._fail("E015", "unsupported expression", expr.span)
+        self._fail(Code.MISPLACED, "unsupported expression", expr.span)
 
     def _fail(self, code: str, message: str, span: Span, **details):
         self.diag.error(code, message, span, **details)
@@ -204,7 +209,9 @@ class Elaborator:
         known = [*self.scope, *env, *families, *(n for n, _ in self.inputs)]
         hint = did_you_mean(name, known)
         suffix = f"; {hint}" if hint else ""  # in the message, so one-line formats show it
-        self._fail("E010", f"unknown name `{name}`{suffix}", expr.span, label="not defined")
+        self._fail(
+            Code.UNKNOWN_NAME, f"unknown name `{name}`{suffix}", expr.span, label="not defined"
+        )
 
     def const_index(self, expr, env) -> int | None:
         """A constant integer (an index, a loop bound), or None; reports nothing."""
@@ -226,7 +233,7 @@ class Elaborator:
     def _index(self, expr: ast.Index, env) -> Value:
         indices = [self.const_index(i, env) for i in expr.indices]
         if None in indices:
-            self._fail("E012", "an index must be a constant integer", expr.span)
+            self._fail(Code.NOT_CONSTANT, "an index must be a constant integer", expr.span)
         if isinstance(expr.value, ast.Name):
             key = (expr.value.id, tuple(indices))
             if key in self.values:
@@ -235,7 +242,7 @@ class Elaborator:
             if () not in family and key not in self.nodes.keys:
                 defined = ", ".join(indexed_display(expr.value.id, k) for k in sorted(family))
                 self._fail(
-                    "E010",
+                    Code.UNKNOWN_NAME,
                     f"`{indexed_display(*key)}` is not defined",
                     expr.span,
                     notes=(f"defined are: {defined}",),
@@ -246,12 +253,14 @@ class Elaborator:
         if isinstance(base, LV):
             if len(indices) != 1 or not 0 <= indices[0] < len(base.items):
                 self._fail(
-                    "E012",
+                    Code.OUT_OF_RANGE,
                     f"index {indices} is out of range for a list of {len(base.items)}",
                     expr.span,
                 )
             return base.items[indices[0]]
-        self._fail("E015", "only lists (e.g. the result of split) can be indexed", expr.span)
+        self._fail(
+            Code.MISPLACED, "only lists (e.g. the result of split) can be indexed", expr.span
+        )
 
     def _unary(self, expr: ast.Unary, env) -> Value:
         value = self.eval(expr.operand, env)
@@ -262,7 +271,7 @@ class Elaborator:
                 return SV(-value.value)
             if isinstance(value, TV):
                 return TV(ir.Neg(value.expr, value.shape), value.shape)
-        self._fail("E015", f"`{expr.op}` does not apply here", expr.span)
+        self._fail(Code.MISPLACED, f"`{expr.op}` does not apply here", expr.span)
 
     def _binary(self, expr: ast.Binary, env) -> Value:
         left, right = self.eval(expr.left, env), self.eval(expr.right, env)
@@ -272,14 +281,14 @@ class Elaborator:
             return self._scalar_binary(expr, left.value, right.value)
         if expr.op not in ("+", "-", "*", "/"):
             self._fail(
-                "E015",
+                Code.MISPLACED,
                 f"`{expr.op}` does not apply to tensors",
                 expr.span,
                 help="tensors combine with + - * /",
             )
         if isinstance(left, LV) or isinstance(right, LV):
             self._fail(
-                "E015",
+                Code.MISPLACED,
                 "a list cannot take part in arithmetic",
                 expr.span,
                 help="reduce it first: sum(U), mean(U) or concat(U)",
@@ -291,7 +300,7 @@ class Elaborator:
             if not isinstance(scalar.value, Dim | float) or (
                 isinstance(scalar.value, Dim) and not scalar.value.is_const
             ):
-                self._fail("E015", "tensors combine with constant numbers only", expr.span)
+                self._fail(Code.MISPLACED, "tensors combine with constant numbers only", expr.span)
             if expr.op in ("+", "-") and scalar is right and _is_zero(scalar.value):
                 return left  # `U + sum(<empty>)`, the first node of a HOGA chain
             shape = tensor.shape
@@ -299,14 +308,17 @@ class Elaborator:
 
     def _scalar_binary(self, expr: ast.Binary, a, b) -> SV:
         if expr.op in ("and", "or") or expr.op in COMPARISONS:
-            self._fail("E015", f"`{expr.op}` is allowed only in `require`", expr.span)
+            self._fail(Code.MISPLACED, f"`{expr.op}` is allowed only in `require`", expr.span)
         if isinstance(a, Dim) and isinstance(b, Dim):
-            if expr.op in ("/", "//", "%") and b.is_int(0):
-                self._fail("E012", "division by zero", expr.span)
+            # a parameter that is 0 divides by zero too (`C // K` with K = 0)
+            if expr.op in ("/", "//", "%") and self.lib.concrete(b).is_int(0):
+                self._fail(Code.SIZE_ARITHMETIC, "division by zero", expr.span)
             if expr.op == "**":
                 if not (b.is_const and b.value.denominator == 1 and 0 <= b.value <= 64):
                     self._fail(
-                        "E012", "exponents of dims are small non-negative integers", expr.span
+                        Code.SIZE_ARITHMETIC,
+                        "exponents of dims are small non-negative integers",
+                        expr.span,
                     )
                 result = Dim.const(1)
                 for _ in range(int(b.value)):
@@ -326,7 +338,7 @@ class Elaborator:
                     a % b,
                     "==",
                     Dim.const(0),
-                    "E012",
+                    Code.SIZE_ARITHMETIC,
                     expr.span,
                     f"`/` on sizes must divide exactly: {a} / {b}",
                 )
@@ -339,13 +351,13 @@ class Elaborator:
             try:
                 return SV(float(arith(expr.op, a, b)))
             except (ZeroDivisionError, OverflowError, ValueError):
-                self._fail("E012", "arithmetic error in a constant", expr.span)
-        self._fail("E012", f"`{expr.op}` needs numbers on both sides", expr.span)
+                self._fail(Code.SIZE_ARITHMETIC, "arithmetic error in a constant", expr.span)
+        self._fail(Code.NOT_A_SIZE, f"`{expr.op}` needs numbers on both sides", expr.span)
 
     def _broadcast(self, a: ir.Shape, b: ir.Shape, expr: ast.Binary) -> ir.Shape:
         if len(a) != len(b):
             self._fail(
-                "E021",
+                Code.BROADCAST,
                 f"cannot broadcast {shape_text(a)} with {shape_text(b)}: ranks differ",
                 expr.span,
             )
@@ -357,7 +369,7 @@ class Elaborator:
                 out.append(y)
             elif x.is_const and y.is_const:
                 self._fail(
-                    "E021",
+                    Code.BROADCAST,
                     f"cannot broadcast {shape_text(a)} with {shape_text(b)}",
                     expr.span,
                     labels=(
@@ -372,7 +384,7 @@ class Elaborator:
                     x,
                     "~",
                     y,
-                    "E021",
+                    Code.BROADCAST,
                     expr.span,
                     f"broadcasting {shape_text(a)} with {shape_text(b)} needs {x} == {y}",
                 )
@@ -418,7 +430,7 @@ class Elaborator:
         for arg in expr.args:
             if isinstance(arg, ast.Generator):
                 if name not in LIST_REDUCERS:
-                    self._fail("E015", f"`{name}` does not take a generator", arg.span)
+                    self._fail(Code.MISPLACED, f"`{name}` does not take a generator", arg.span)
                 items = [
                     self.eval(arg.element, {**env, arg.var: i}) for i in self.range(arg.range, env)
                 ]
@@ -429,7 +441,7 @@ class Elaborator:
             return POISON
         if any(isinstance(a, LV) for a in args):
             if name not in LIST_REDUCERS:
-                self._fail("E015", f"`{name}` does not take a list", expr.span)
+                self._fail(Code.MISPLACED, f"`{name}` does not take a list", expr.span)
             flat = []
             for a in args:
                 flat.extend(a.items if isinstance(a, LV) else [a])
@@ -438,7 +450,7 @@ class Elaborator:
             if not flat:
                 if name == "sum":
                     return SV(Dim.const(0))
-                self._fail("E013", f"`{name}` of an empty list", expr.span)
+                self._fail(Code.WRONG_ARITY, f"`{name}` of an empty list", expr.span)
             args = flat
         if name in self.opsets:
             return self._edge(expr, args)
@@ -466,7 +478,7 @@ class Elaborator:
             ):
                 shown = value.value if isinstance(value, SV) else "a tensor"
                 self.diag.error(
-                    "E012",
+                    Code.NOT_CONSTANT,
                     "loop bounds must be constant integers",
                     expr.span,
                     notes=(f"this evaluates to `{shown}`",),
@@ -475,7 +487,7 @@ class Elaborator:
             bounds.append(int(value.value.value))
         if bounds[1] - bounds[0] > MAX_UNROLL:
             self.diag.error(
-                "E012",
+                Code.OUT_OF_RANGE,
                 f"this loop would unroll {bounds[1] - bounds[0]:,} times",
                 rng.span,
                 help=f"a block unrolls at most {MAX_UNROLL} nodes",
@@ -487,17 +499,19 @@ class Elaborator:
         if expr.func.id == "ceil":
             arg = expr.args[0] if len(expr.args) == 1 else None
             if not (isinstance(arg, ast.Binary) and arg.op == "/"):
-                self._fail("E013", "`ceil` takes one division, e.g. ceil(H / k)", expr.span)
+                self._fail(
+                    Code.WRONG_ARITY, "`ceil` takes one division, e.g. ceil(H / k)", expr.span
+                )
             expr = ast.Call(expr.func, (arg.left, arg.right), (), span=expr.span)
         values = [self.eval(a, env) for a in expr.args]
         if any(isinstance(v, Poison) for v in values):
             raise Abort
         if not values or not all(isinstance(v, SV) and isinstance(v.value, Dim) for v in values):
-            self._fail("E012", f"`{expr.func.id}` takes integer dims", expr.span)
+            self._fail(Code.NOT_A_SIZE, f"`{expr.func.id}` takes integer dims", expr.span)
         dims = [v.value for v in values]
         if expr.func.id == "ceil":
             if dims[1].is_int(0):
-                self._fail("E012", "division by zero", expr.span)
+                self._fail(Code.SIZE_ARITHMETIC, "division by zero", expr.span)
             return SV(dims[0].ceildiv(dims[1]))
         return SV(Dim.maximum(*dims) if expr.func.id == "max" else Dim.minimum(*dims))
 
@@ -506,25 +520,27 @@ class Elaborator:
         self.used.add(opset.name)
         if not self.allow_edges:
             self._fail(
-                "E015", f"op set `{opset.name}` can only be searched in the block", expr.span
+                Code.MISPLACED,
+                f"op set `{opset.name}` can only be searched in the block",
+                expr.span,
             )
         current = self.current
         if current is None:
             self._fail(
-                "E015",
+                Code.MISPLACED,
                 "a searched edge must be assigned to a node, which names it",
                 expr.span,
                 help=f"write e.g. `s = {opset.name}(...)` and use `s`",
             )
         if self.edge_in_current:
             self._fail(
-                "E015",
+                Code.MISPLACED,
                 "an assignment may hold only one searched edge",
                 expr.span,
                 help="give each searched edge its own node: the node names the edge",
             )
         if len(args) != 1 or expr.kwargs or not isinstance(args[0], TV):
-            self._fail("E013", f"op set `{opset.name}` takes one tensor", expr.span)
+            self._fail(Code.WRONG_ARITY, f"op set `{opset.name}` takes one tensor", expr.span)
         self.edge_in_current = True
         arg = args[0]
         mapping = bind_symbols(opset.input, arg.shape)
@@ -532,7 +548,7 @@ class Elaborator:
             arg.shape,
             tuple(d.subs(mapping) for d in opset.input),
             expr.args[0].span,
-            "E023",
+            Code.SHAPE_MISMATCH,
             f"the input of searched edge `{current.display}`",
             note=f"op set `{opset.name}` takes {shape_text(opset.input)}",
         )
@@ -554,7 +570,7 @@ class Elaborator:
         stmt, attr = self.nodes.shared[expr.func.id]
         if expr.kwargs:
             self._fail(
-                "E012",
+                Code.BAD_KEYWORD,
                 "a shared instance takes its parameters where it is declared",
                 expr.kwargs[0].span,
             )
@@ -567,7 +583,7 @@ class Elaborator:
         tensors = [a for a in args if isinstance(a, TV)]
         if len(tensors) != len(args):
             self._fail(
-                "E015",
+                Code.MISPLACED,
                 f"`{name}` takes tensors as positional arguments",
                 span,
                 help="parameters are passed by keyword, e.g. conv2d(x, out=1, k=3)",
@@ -587,32 +603,35 @@ class Elaborator:
             self.used.add(meant)
         raise Abort
 
-    def _kwargs(self, name, specs: dict[str, str], kwargs, env, required: set[str]) -> dict:
+    def _kwargs(
+        self, name, specs: dict[str, str], kwargs, env, required: set[str], span: Span
+    ) -> dict:
         values: dict = {}
         for kw in kwargs:
             if kw.name not in specs:
                 self._fail(
-                    "E012",
+                    Code.BAD_KEYWORD,
                     f"`{name}` has no parameter `{kw.name}`",
                     kw.span,
                     notes=("its parameters are " + (", ".join(specs) or "none"),),
                     help=did_you_mean(kw.name, specs),
                 )
             if kw.name in values:
-                self._fail("E012", f"parameter `{kw.name}` is given twice", kw.span)
+                self._fail(Code.BAD_KEYWORD, f"parameter `{kw.name}` is given twice", kw.span)
             value = self.eval(kw.value, env)
             if isinstance(value, Poison):
                 raise Abort
             if not isinstance(value, SV):
-                self._fail("E012", f"parameter `{kw.name}` takes a value, not a tensor", kw.span)
+                self._fail(
+                    Code.WRONG_VALUE, f"parameter `{kw.name}` takes a value, not a tensor", kw.span
+                )
             values[kw.name] = self._coerce(name, kw, specs[kw.name], value.value)
         missing = sorted(r for r in required if r not in values)
         if missing:
-            where = kwargs[-1].span if kwargs else self.current.span if self.current else None
             self._fail(
-                "E012",
+                Code.BAD_KEYWORD,
                 f"`{name}` needs parameter " + ", ".join(f"`{m}`" for m in missing),
-                where or Span.point("<none>"),
+                span,  # the call that leaves them out
             )
         return values
 
@@ -622,7 +641,7 @@ class Elaborator:
             if value.type == type_ or (type_ == "float" and value.type == "int"):
                 return value
             self._fail(
-                "E012",
+                Code.WRONG_VALUE,
                 f"parameter `{kw.name}` of `{name}` takes {type_}, got {value.type} "
                 f"parameter `{value.name}`",
                 kw.value.span,
@@ -648,7 +667,7 @@ class Elaborator:
                 return value
             wrong = "a string"
         self._fail(
-            "E012",
+            Code.WRONG_VALUE,
             f"parameter `{kw.name}` of `{name}` takes {wrong}, got `{value_text(value)}`",
             kw.value.span,
         )
@@ -656,24 +675,24 @@ class Elaborator:
     def _primitive(self, prim: Primitive, func, tensors, kwargs, span, env, hint, shared):
         if prim.arity is not None and len(tensors) != prim.arity:
             self._fail(
-                "E013",
+                Code.WRONG_ARITY,
                 f"`{prim.name}` takes {prim.arity} tensor input{'s' * (prim.arity != 1)}, "
                 f"got {len(tensors)}",
                 span,
                 notes=(f"signature: {prim.name}: {prim.signature}",),
             )
         if prim.arity is None and not tensors:
-            self._fail("E013", f"`{prim.name}` needs at least one tensor", span)
+            self._fail(Code.WRONG_ARITY, f"`{prim.name}` needs at least one tensor", span)
         specs = {p.name: p.type for p in prim.params}
         required = {p.name for p in prim.params if p.default is None and p.name not in ("kh", "kw")}
-        given = self._kwargs(prim.name, specs, kwargs, env, required)
+        given = self._kwargs(prim.name, specs, kwargs, env, required, span)
         params = {p.name: p.default for p in prim.params}
         params.update(given)
         for p in prim.params:
             if p.choices and params[p.name] not in p.choices:
                 kw = next(k for k in kwargs if k.name == p.name)
                 self._fail(
-                    "E012",
+                    Code.WRONG_VALUE,
                     f"`{p.name}` must be one of " + ", ".join(f'"{c}"' for c in p.choices),
                     kw.value.span,
                 )
@@ -681,7 +700,7 @@ class Elaborator:
         try:
             shape = prim.infer(ctx, [t.shape for t in tensors], params)
         except ShapeError as exc:
-            code = "E022" if prim.name == "concat" else "E023"
+            code = Code.CONCAT if prim.name == "concat" else Code.SHAPE_MISMATCH
             self._fail(
                 code,
                 f"`{prim.name}`: {exc.message}",
@@ -689,7 +708,7 @@ class Elaborator:
                 help=exc.help,
                 notes=(f"signature: {prim.name}: {prim.signature}",),
             )
-        code = "E022" if prim.name == "concat" else "E024"
+        code = Code.CONCAT if prim.name == "concat" else Code.PRECONDITION
         self.claims.extend(ir.Claim(ob, code, span) for ob in ctx.obligations)
         kept = tuple((k, v) for k, v in params.items() if v is not None)
         module = None
@@ -702,9 +721,11 @@ class Elaborator:
         if prim.returns_list:
             parts = self.lib.concrete(params["parts"])
             if not (parts.is_const and parts.value.denominator == 1 and parts.value >= 1):
-                self._fail("E012", "split needs a constant positive number of parts", span)
+                self._fail(
+                    Code.NOT_CONSTANT, "split needs a constant positive number of parts", span
+                )
             if parts.value > MAX_UNROLL:
-                self._fail("E012", f"split into at most {MAX_UNROLL} parts", span)
+                self._fail(Code.OUT_OF_RANGE, f"split into at most {MAX_UNROLL} parts", span)
             base = ir.PrimCall(prim.name, tuple(t.expr for t in tensors), kept, module, None)
             return LV(tuple(TV(ir.Item(base, i, shape), shape) for i in range(int(parts.value))))
         return TV(
@@ -719,20 +740,20 @@ class Elaborator:
         declared = op.graph.inputs
         if len(tensors) != len(declared):
             self._fail(
-                "E013",
+                Code.WRONG_ARITY,
                 f"op `{name}` takes {len(declared)} tensor input(s), got {len(tensors)}",
                 span,
                 labels=(Label(op.span, "declared here"),),
             )
         specs = {p.name: p.type for p in op.params}
         required = {p.name for p in op.params if p.default is None}
-        given = self._kwargs(name, specs, kwargs, env, required)
+        given = self._kwargs(name, specs, kwargs, env, required, span)
         mapping: dict[str, Dim] = {}
         for (pname, pshape), arg in zip(declared, tensors, strict=True):
             mapping.update(bind_symbols(pshape, arg.shape, mapping))
             expected = tuple(d.subs(mapping) for d in pshape)
             self.match_shape(
-                arg.shape, expected, span, "E023", f"argument `{pname}` of op `{name}`"
+                arg.shape, expected, span, Code.SHAPE_MISMATCH, f"argument `{pname}` of op `{name}`"
             )
         mapping.update(op.param_dims(given))
         self.claims.extend(c.at(mapping, f"in op `{name}`", span) for c in op.claims)

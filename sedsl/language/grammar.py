@@ -13,6 +13,7 @@ from lark import Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from sedsl import GRAMMAR_PATH
+from sedsl.diagnostics.codes import Code
 from sedsl.diagnostics.diagnostic import Diagnostics
 from sedsl.diagnostics.span import Span
 from sedsl.language import ast
@@ -52,7 +53,7 @@ def parse_source(text: str, file: str, diagnostics: Diagnostics) -> ast.Module:
         line = text.count("\n", 0, offset) + 1
         column = offset - (text.rfind("\n", 0, offset) + 1) + 1
         diagnostics.error(
-            "E001",
+            Code.SYNTAX,
             "file contains a NUL byte; it looks like a binary file, not a .space file",
             Span(file, line, column, line, column + 1, offset, offset + 1),
         )
@@ -66,7 +67,7 @@ def parse_source(text: str, file: str, diagnostics: Diagnostics) -> ast.Module:
     depth = _depth(tree)
     if depth > MAX_NESTING:
         diagnostics.error(
-            "E003",
+            Code.TOO_DEEP,
             f"nesting too deep ({depth} levels; the limit is {MAX_NESTING})",
             Span.point(file),
             help="split the expression into named intermediate values",
@@ -186,7 +187,7 @@ def _syntax_error(exc: UnexpectedInput, text: str, file: str):
         expected = _expected_words(set(getattr(exc, "expected", ()) or ()))
         message = f"unexpected end of file, expected {expected}"
         label = "the file ends here"
-    return Diagnostic("E001", Severity.ERROR, f"syntax error: {message}", span, label=label)
+    return Diagnostic(Code.SYNTAX, Severity.ERROR, f"syntax error: {message}", span, label=label)
 
 
 # ---- parse tree -> AST --------------------------------------------------------------
@@ -454,7 +455,7 @@ class _ToAst(Transformer):
 
             self.problems.append(
                 Diagnostic(
-                    "E001",
+                    Code.SYNTAX,
                     Severity.ERROR,
                     f"number with {len(text):,} digits is too long",
                     self._tspan(tok),

@@ -7,6 +7,8 @@ import difflib
 import keyword
 import re
 
+from sedsl.diagnostics.codes import Code
+
 _ASCII_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 # Names the generated code itself uses; a .space name equal to one would shadow it.
@@ -53,7 +55,7 @@ def check_python_name(diag, name: str, span, kind: str) -> None:
     """Report `name` (of a node, an input, a candidate, ...) if it cannot become Python."""
     if problem := python_name_problem(name):
         diag.error(
-            "E014",
+            Code.NOT_PYTHON_NAME,
             f"{kind} name `{name}` cannot become a Python name: {problem}",
             span,
             help="use an ASCII name that is not a Python keyword or builtin",

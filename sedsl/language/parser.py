@@ -11,6 +11,7 @@ import hashlib
 from pathlib import Path
 
 from sedsl import GRAMMAR_PATH, __version__, store
+from sedsl.diagnostics.codes import Code
 from sedsl.diagnostics.diagnostic import Diagnostics
 from sedsl.diagnostics.span import Span
 from sedsl.language import ast
@@ -23,7 +24,9 @@ def parse_file(path: Path, diagnostics: Diagnostics, display: str | None = None)
     try:
         data = path.read_bytes()
     except OSError as exc:
-        diagnostics.error("E002", f"cannot read `{name}`: {exc.strerror}", Span.point(name))
+        diagnostics.error(
+            Code.CANNOT_READ, f"cannot read `{name}`: {exc.strerror}", Span.point(name)
+        )
         return ast.Module((), path=name)
     return parse_bytes(data, name, diagnostics)
 
@@ -31,7 +34,7 @@ def parse_file(path: Path, diagnostics: Diagnostics, display: str | None = None)
 def parse_bytes(data: bytes, file: str, diagnostics: Diagnostics) -> ast.Module:
     if len(data) > MAX_BYTES:
         diagnostics.error(
-            "E001",
+            Code.SYNTAX,
             f"file is too large to be a space ({len(data):,} bytes; the limit is {MAX_BYTES:,})",
             Span.point(file),
         )
@@ -42,7 +45,7 @@ def parse_bytes(data: bytes, file: str, diagnostics: Diagnostics) -> ast.Module:
         line = data[: exc.start].count(b"\n") + 1
         column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
         diagnostics.error(
-            "E001",
+            Code.SYNTAX,
             f"file is not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})",
             Span(file, line, column, line, column + 1, exc.start, exc.start + 1),
             help="a .space file is UTF-8 text",

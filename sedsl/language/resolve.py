@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sedsl.diagnostics.codes import Code
 from sedsl.diagnostics.diagnostic import Diagnostics, Label
 from sedsl.diagnostics.span import Span
 from sedsl.language import ast, ir
@@ -102,7 +103,7 @@ class Resolver:
         blocks = [d for d in main.decls if isinstance(d, ast.Block)]
         for extra in blocks[1:]:
             self.diag.error(
-                "E011",
+                Code.DUPLICATE,
                 f"a space has one block; `{extra.name}` is a second one",
                 extra.span,
                 labels=(Label(blocks[0].span, "the first block"),),
@@ -119,14 +120,14 @@ class Resolver:
         name = space.name if space else Path(path).stem
         if space is None:
             self.diag.error(
-                "E015",
+                Code.MISPLACED,
                 "missing `space NAME` declaration",
                 Span.point(main.path),
                 help='start the file with `space my_space "what it searches"`',
             )
         elif problem := python_name_problem(space.name):
             self.diag.error(
-                "E014",
+                Code.NOT_PYTHON_NAME,
                 f"space name `{space.name}` cannot be a Python package: {problem}",
                 space.span,
             )
@@ -176,7 +177,7 @@ class Resolver:
                 self._declare(decl)
             elif stack and not isinstance(decl, ast.SpaceDecl):
                 self.diag.warning(
-                    "W011",
+                    Code.IGNORED_IN_IMPORT,
                     "an imported file contributes only params, ops and op sets; "
                     "this declaration is ignored",
                     decl.span,
@@ -192,7 +193,7 @@ class Resolver:
         shipped = library_path(decl.path.value)
         if shipped is not None and not shipped.is_file():
             self.diag.error(
-                "E060",
+                Code.IMPORT_NOT_FOUND,
                 f'sedsl ships no library "{decl.path.value}"',
                 decl.path.span,
                 help="shipped libraries: "
@@ -203,7 +204,7 @@ class Resolver:
         if target in stack:
             chain = " -> ".join(p.name for p in (*stack, target))
             self.diag.error(
-                "E061",
+                Code.IMPORT_CYCLE,
                 f"import cycle: {chain}",
                 decl.path.span,
                 help="move the shared declarations into a library that imports neither",
@@ -211,7 +212,7 @@ class Resolver:
             return
         if not target.is_file():
             self.diag.error(
-                "E060",
+                Code.IMPORT_NOT_FOUND,
                 f'cannot find imported file "{decl.path.value}"',
                 decl.path.span,
                 notes=(f"looked for {target}",),
@@ -234,7 +235,7 @@ class Resolver:
         if name in self.decls.spans:
             first = self.decls.spans[name]
             self.diag.error(
-                "E011",
+                Code.DUPLICATE,
                 f"`{name}` is defined twice",
                 decl.span,
                 label="redefined here",
@@ -243,7 +244,7 @@ class Resolver:
             return
         if name in PRIMITIVES and not isinstance(decl, ast.Param | ast.DimDecl):
             self.diag.error(
-                "E011",
+                Code.DUPLICATE,
                 f"`{name}` is a primitive op and cannot be redefined",
                 decl.span,
                 help=f"choose another name, e.g. `my_{name}`",
@@ -263,7 +264,7 @@ class Resolver:
         for param in self.decls.params.values():
             if param.type.id not in SCALAR_TYPES:
                 self.diag.error(
-                    "E012",
+                    Code.WRONG_VALUE,
                     f"unknown parameter type `{param.type.id}`",
                     param.type.span,
                     help="parameters are int, float, bool or str",
@@ -274,7 +275,7 @@ class Resolver:
                 continue
             if not _fits(value, param.type.id):
                 self.diag.error(
-                    "E012",
+                    Code.WRONG_VALUE,
                     f"parameter `{param.name}` is declared {param.type.id} "
                     f"but its default is {_type_of(value)} `{value}`",
                     param.default.span,
@@ -285,7 +286,7 @@ class Resolver:
                 value = self.overrides[param.name]
                 if not _fits(value, param.type.id):
                     self.diag.error(
-                        "E012",
+                        Code.WRONG_VALUE,
                         f"override {param.name}={value} is not a {param.type.id}",
                         param.span,
                     )
@@ -294,7 +295,7 @@ class Resolver:
         for name in self.overrides:
             if name not in self.decls.params:
                 self.diag.error(
-                    "E010",
+                    Code.UNKNOWN_NAME,
                     f"cannot set `{name}`: the space has no such parameter",
                     Span.point("<command line>"),
                     help=did_you_mean(name, self.decls.params),
@@ -317,7 +318,7 @@ class Resolver:
                     return arith(expr.op, left, right)
                 except (ZeroDivisionError, OverflowError, ValueError):
                     pass
-        self.diag.error("E012", "expected a constant value", expr.span)
+        self.diag.error(Code.NOT_CONSTANT, "expected a constant value", expr.span)
         return None
 
     # ---- names --------------------------------------------------------------------------
@@ -341,7 +342,9 @@ class Resolver:
         for decl in main.decls:
             if isinstance(decl, ast.OpSet | ast.OpDef) and decl.name not in self.used:
                 kind = "op set" if isinstance(decl, ast.OpSet) else "op"
-                self.diag.warning("W010", f"{kind} `{decl.name}` is never used", decl.span)
+                self.diag.warning(
+                    Code.UNUSED_DECLARATION, f"{kind} `{decl.name}` is never used", decl.span
+                )
 
     def concrete(self, value):
         """A dim with the space's int parameters replaced by their values: structure (loop
@@ -386,7 +389,7 @@ class Resolver:
         tensors = [p for p in decl.params if isinstance(p, ast.TensorParam)]
         scalars = [p for p in decl.params if isinstance(p, ast.ScalarParam)]
         if not tensors:
-            self.diag.error("E015", f"op `{name}` takes no tensor input", decl.span)
+            self.diag.error(Code.MISPLACED, f"op `{name}` takes no tensor input", decl.span)
             return None
         scope = self.space_scope()
         dims: list[str] = []
@@ -403,7 +406,7 @@ class Resolver:
             type_ = s.type.id if s.type.id in SCALAR_TYPES else None
             if type_ is None:
                 self.diag.error(
-                    "E012",
+                    Code.WRONG_VALUE,
                     f"unknown parameter type `{s.type.id}`",
                     s.type.span,
                     help="op parameters are int, float, bool or str",
@@ -412,7 +415,7 @@ class Resolver:
             default = self._constant(s.default, {}) if s.default is not None else None
             if default is not None and not _fits(default, type_):
                 self.diag.error(
-                    "E012",
+                    Code.WRONG_VALUE,
                     f"parameter `{s.name}` is declared {type_} but its default is "
                     f"{_type_of(default)} `{default}`",
                     s.default.span,
@@ -420,7 +423,7 @@ class Resolver:
                 return None
             if type_ == "str" and decl.extern is None:  # an extern op may take a mode
                 self.diag.error(
-                    "E012",
+                    Code.WRONG_VALUE,
                     "op parameters are int, float or bool",
                     s.type.span,
                     help="pass choices like `over` directly to the primitive",
@@ -464,7 +467,7 @@ class Resolver:
         target = extern.target.value
         if not EXTERN_TARGET.fullmatch(target):
             self.diag.error(
-                "E012",
+                Code.WRONG_VALUE,
                 f'extern op `{decl.name}` names its code "{target}", which is not '
                 '"package.module:attribute"',
                 extern.target.span,
@@ -476,7 +479,7 @@ class Resolver:
         names = [k.name for k in extern.kwargs]
         for k in extern.kwargs:
             if names.count(k.name) > 1:
-                self.diag.error("E012", f"argument `{k.name}` is given twice", k.span)
+                self.diag.error(Code.BAD_KEYWORD, f"argument `{k.name}` is given twice", k.span)
                 return None
         if result is None or None in values or any(v is None for _, v in keywords):
             return None
@@ -498,7 +501,7 @@ class Resolver:
         """One argument an extern op's code is built with: a number, a size over the op's
         dims and parameters, a bool or a string."""
         if isinstance(expr, ast.Generator):
-            self.diag.error("E015", "an extern op's arguments are values", expr.span)
+            self.diag.error(Code.MISPLACED, "an extern op's arguments are values", expr.span)
             return None
         return self.scalar_expr(expr, scope)
 
@@ -514,7 +517,9 @@ class Resolver:
             value = self.scalar_expr(expr, {**scope, **{d: SV(Dim.sym(d)) for d in bind or ()}})
             if not isinstance(value, Dim):
                 if value is not None:
-                    self.diag.error("E012", "a dimension must be an integer expression", expr.span)
+                    self.diag.error(
+                        Code.NOT_A_SIZE, "a dimension must be an integer expression", expr.span
+                    )
                 return None
             dims.append(value)
         return tuple(dims)
@@ -527,7 +532,7 @@ class Resolver:
         if isinstance(value, SV):
             return value.value
         if not isinstance(value, Poison):
-            self.diag.error("E015", "expected a number here, found a tensor", expr.span)
+            self.diag.error(Code.MISPLACED, "expected a number here, found a tensor", expr.span)
         return None
 
     # ---- op sets ------------------------------------------------------------------------
@@ -546,7 +551,7 @@ class Resolver:
             label = candidate_label(cand)
             if label in labels:
                 self.diag.error(
-                    "E011",
+                    Code.DUPLICATE,
                     f"candidate `{label}` appears twice in op set `{decl.name}`",
                     cand.span,
                     labels=(Label(labels[label], "first here"),),
@@ -563,7 +568,7 @@ class Resolver:
                 broken.append(label)
         if len(candidates) >= 2 and not broken and all(misses):
             self.diag.error(
-                "E025",
+                Code.SIGNATURE_NO_CANDIDATE,
                 f"no candidate of op set `{decl.name}` gives its declared result "
                 f"{shape_text(result)}",
                 decl.span,
@@ -601,7 +606,7 @@ class Resolver:
             value.shape,
             result,
             cand.span,
-            "E020",
+            Code.CANDIDATE_SIGNATURE,
             f"candidate `{label}` of op set `{opset.name}`",
             note=f"the op set declares {shape_text(input_shape)} -> {shape_text(result)}",
             diagnostics=miss,
@@ -663,7 +668,7 @@ class Resolver:
         for decl in (d for d in main.decls if isinstance(d, ast.Genotype)):
             if decl.name in seen:
                 self.diag.error(
-                    "E011",
+                    Code.DUPLICATE,
                     f"genotype `{decl.name}` is defined twice",
                     decl.span,
                     labels=(Label(seen[decl.name], "first defined here"),),
@@ -689,7 +694,7 @@ class Resolver:
             edge = edges.get(name)
             if edge is None:
                 self.diag.error(
-                    "E050",
+                    Code.GENOTYPE_UNKNOWN_EDGE,
                     f"genotype `{decl.name}` names `{name}`, which is not a searched edge",
                     choice.edge.span,
                     notes=("the searched edges are " + ", ".join(f"`{e}`" for e in edges),),
@@ -698,7 +703,7 @@ class Resolver:
                 continue
             if edge.name in spans:
                 self.diag.error(
-                    "E053",
+                    Code.GENOTYPE_TWICE,
                     f"genotype `{decl.name}` chooses for `{name}` twice",
                     choice.span,
                     labels=(Label(spans[edge.name], "first choice here"),),
@@ -714,7 +719,7 @@ class Resolver:
                 continue
             if opset and label not in labels:
                 self.diag.error(
-                    "E051",
+                    Code.GENOTYPE_UNKNOWN_CANDIDATE,
                     f"`{label}` is not a candidate of op set `{edge.opset}` (edge `{name}`)",
                     choice.candidate.span,
                     labels=(Label(opset.span, f"op set `{edge.opset}` is declared here"),),
@@ -726,7 +731,7 @@ class Resolver:
         missing = [e.name for e in block.edges if e.name not in spans]
         if missing:
             self.diag.error(
-                "E052",
+                Code.GENOTYPE_MISSING_EDGE,
                 f"genotype `{decl.name}` does not choose an op for "
                 + ", ".join(f"`{m}`" for m in missing),
                 decl.span,
@@ -744,7 +749,7 @@ class Resolver:
         for decl in self.decls.dims.values():
             if decl.name in block_dims:
                 self.diag.error(
-                    "E011",
+                    Code.DUPLICATE,
                     f"`{decl.name}` is already a dimension of the block's input",
                     decl.span,
                     help="an insertion-point dim names what the block's input does not",
@@ -756,7 +761,7 @@ class Resolver:
                 if not isinstance(default, Dim):
                     if default is not None:
                         self.diag.error(
-                            "E012",
+                            Code.NOT_A_SIZE,
                             "a dim's default is an integer expression, e.g. `C`",
                             decl.default.span,
                         )
@@ -771,7 +776,7 @@ class Resolver:
             bad = [d for d in decl.dims if d.id not in dims]
             for d in bad:
                 self.diag.error(
-                    "E041",
+                    Code.BAD_POINTS,
                     f"`{d.id}` is not a dimension of the block's input or a `dim` of the space",
                     d.span,
                     notes=("the dims are " + ", ".join(dims),) if dims else (),
@@ -782,7 +787,7 @@ class Resolver:
                 if d.default is None and d.name not in given:
                     bad.append(d)
                     self.diag.error(
-                        "E041",
+                        Code.BAD_POINTS,
                         f"check `{decl.name}` does not give `{d.name}`, which has no default",
                         decl.span,
                         labels=(Label(d.span, f"`{d.name}` is declared here"),),
@@ -792,7 +797,7 @@ class Resolver:
             for point in decl.points:
                 if len(point) != len(decl.dims):
                     self.diag.error(
-                        "E041",
+                        Code.BAD_POINTS,
                         f"this point has {len(point)} values for {len(decl.dims)} dims",
                         point[0].span.to(point[-1].span),
                     )
@@ -802,7 +807,7 @@ class Resolver:
                     isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values
                 ):
                     self.diag.error(
-                        "E041",
+                        Code.BAD_POINTS,
                         "point values must be positive integers",
                         point[0].span.to(point[-1].span),
                     )
@@ -821,7 +826,7 @@ class Resolver:
             cond = decl.condition
             if not (isinstance(cond, ast.Binary) and cond.op in COMPARISONS):
                 self.diag.error(
-                    "E012", "a requirement is a comparison, e.g. `C % K == 0`", cond.span
+                    Code.NOT_A_SIZE, "a requirement is a comparison, e.g. `C % K == 0`", cond.span
                 )
                 continue
             left = self.scalar_expr(cond.left, scope)
@@ -830,7 +835,9 @@ class Resolver:
                 text = main.source[cond.span.start : cond.span.end] or f"{left} {cond.op} {right}"
                 result.append(ir.Requirement(left, cond.op, right, text, decl.span))
             elif left is not None and right is not None:
-                self.diag.error("E012", "a requirement compares integer expressions", cond.span)
+                self.diag.error(
+                    Code.NOT_A_SIZE, "a requirement compares integer expressions", cond.span
+                )
         return tuple(result)
 
     def _recipe(self, main) -> tuple[tuple[str, int | float | bool | str], ...]:

@@ -41,7 +41,9 @@ def test_each_case_reports_at_least_one_error_in_its_own_family():
         seen |= {line.split("error[")[1][:4] for line in expected.splitlines() if "error[" in line}
     for code in ("E001", "E010", "E011", "E014", "E020", "E021", "E022", "E030", "E031"):
         assert code in seen
-    for code in ("E040", "E050", "E051", "E052", "E012", "E060", "E061"):
+    for code in ("E040", "E050", "E051", "E052", "E012", "E060", "E061", "E025"):
+        assert code in seen
+    for code in ("E016", "E017", "E018", "E019", "E026"):  # E012's former catch-all
         assert code in seen
 
 

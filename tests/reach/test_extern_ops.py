@@ -190,7 +190,7 @@ def test_a_bad_argument_of_the_users_code_is_reported(tmp_path):
     }
     """
     codes = sorted(d.code for d in _diagnostics(tmp_path, text))
-    assert codes == ["E010", "E012"]  # K is unknown; k is given twice
+    assert codes == ["E010", "E016"]  # K is unknown; k is given twice (E016)
 
 
 def test_cli_check_of_a_bad_target_exits_1_without_a_traceback(tmp_path):
