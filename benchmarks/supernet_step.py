@@ -1,7 +1,11 @@
 """Training-step time and peak memory of the SASE and HOGA supernets in a CIFAR ResNet-20,
 as ratios to the plain ResNet-20, and the time `sedsl generate` takes for every space.
 
-    python benchmarks/supernet_step.py [--rounds 10] [--batch 64]
+    python benchmarks/supernet_step.py [--rounds 10] [--batch 64] [--reference]
+
+With --reference the SASE and HOGA supernets generated with `--supernet reference` (DARTS'
+MixedOp, each candidate a module call) run beside the compiled ones (the default emission,
+generated/), as sase_ref and hoga_ref, so the table shows what compiling the edges gains.
 
 Networks: He et al.'s ResNet-20 (sedsl.search.backbones, option A shortcut) with one
 `SupernetBlock` after the last BN of every basic block, before the residual add, all nine blocks
@@ -43,11 +47,27 @@ sys.path.insert(0, str(ROOT))
 from sedsl.search.backbones import build_backbone, count_parameters  # noqa: E402
 
 CONFIGS = ("plain", "sase", "hoga")
+REFERENCE_CONFIGS = ("sase_ref", "hoga_ref")
+REFERENCE_DIR = Path(tempfile.gettempdir()) / "sedsl_bench_reference"
 
 
-def load_supernet(space: str):
-    root = ROOT / "generated" / space
-    package = f"_bench_{space}"
+def generate_reference() -> None:
+    """generated/ again, with --supernet reference, into REFERENCE_DIR."""
+    spaces = [str(ROOT / "spaces" / f"{name}.space") for name in ("sase", "hoga")]
+    subprocess.run(
+        [sys.executable, "-m", "sedsl.cli", "generate", "--supernet", "reference", *spaces]
+        + ["-o", str(REFERENCE_DIR)],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    )
+
+
+def load_supernet(config: str):
+    space = config.removesuffix("_ref")
+    base = REFERENCE_DIR if config.endswith("_ref") else ROOT / "generated"
+    root = base / space
+    package = f"_bench_{config}"
     spec = importlib.util.spec_from_file_location(
         package, root / "__init__.py", submodule_search_locations=[str(root)]
     )
@@ -150,22 +170,29 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--child", choices=CONFIGS, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--reference", action="store_true", help="also time the reference (MixedOp) supernets"
+    )
+    parser.add_argument("--skip-generate", action="store_true", help="skip timing generate")
+    parser.add_argument("--child", choices=CONFIGS + REFERENCE_CONFIGS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.child, args.batch)
         return
 
     torch.set_num_threads(2)
-    mem = {config: memory(config, args.batch) for config in CONFIGS}
+    configs = CONFIGS + (REFERENCE_CONFIGS if args.reference else ())
+    if args.reference:
+        generate_reference()
+    mem = {config: memory(config, args.batch) for config in configs}
     growth = {config: m["peak"] - m["before"] for config, m in mem.items()}
-    steppers = {config: Stepper(config, args.batch) for config in CONFIGS}
+    steppers = {config: Stepper(config, args.batch) for config in configs}
     for stepper in steppers.values():  # warm up
         stepper.step()
-    times: dict[str, list[float]] = {config: [] for config in CONFIGS}
+    times: dict[str, list[float]] = {config: [] for config in configs}
     for r in range(args.rounds):
-        for i in range(len(CONFIGS)):
-            config = CONFIGS[(r + i) % len(CONFIGS)]
+        for i in range(len(configs)):
+            config = configs[(r + i) % len(configs)]
             times[config].append(steppers[config].step())
     median = {config: statistics.median(t) for config, t in times.items()}
 
@@ -181,7 +208,7 @@ def main() -> None:
     )
     print(header)
     print("-" * len(header))
-    for config in CONFIGS:
+    for config in configs:
         weights = count_parameters(steppers[config].net) - sum(
             p.numel() for n, p in steppers[config].net.named_parameters() if n.startswith("alphas.")
         )
@@ -191,6 +218,8 @@ def main() -> None:
             f"{growth[config]:11.0f} {growth[config] / growth['plain']:8.2f}"
         )
 
+    if args.skip_generate:
+        return
     cli, per_space = generate_times()
     print(f"\nsedsl generate spaces/*.space ({len(per_space)} spaces), CLI wall time: {cli:.2f} s")
     print(

@@ -38,6 +38,45 @@ from .ops import (
     lp_pool,
 )
 
+
+def stacked_conv2d(x: Tensor, convs: tuple[nn.Conv2d, ...], size: int) -> tuple[Tensor, ...]:
+    """Every conv of `convs` ('same' padding, odd kernels, no groups or dilation) applied to
+    x as one conv2d: the kernels zero-padded to size x size and stacked along the output
+    channels, biases alike (zero where a conv has none). One output per conv."""
+    weights = []
+    for conv in convs:
+        kh, kw = conv.weight.shape[-2:]
+        pad_w, pad_h = (size - kw) // 2, (size - kh) // 2
+        weights.append(nn.functional.pad(conv.weight, (pad_w, pad_w, pad_h, pad_h)))
+    bias = None
+    if any(conv.bias is not None for conv in convs):
+        bias = torch.cat(
+            [c.bias if c.bias is not None else c.weight.new_zeros(c.out_channels) for c in convs]
+        )
+    out = nn.functional.conv2d(x, torch.cat(weights), bias, padding=size // 2)
+    return torch.split(out, [conv.out_channels for conv in convs], dim=1)
+
+
+def stacked_channel_conv1d(
+    x: Tensor, convs: tuple[nn.Module, ...], size: int
+) -> tuple[Tensor, ...]:
+    """Every ChannelConv1d of `convs` (zero padding) across the channels of a [B, C, 1, 1]
+    descriptor as one conv1d with one output channel per conv, kernels zero-padded to
+    `size`. One [B, C, 1, 1] output per conv."""
+    b, c = x.shape[0], x.shape[1]
+    weights = []
+    for module in convs:
+        pad = (size - module.conv.weight.shape[-1]) // 2
+        weights.append(nn.functional.pad(module.conv.weight, (pad, pad)))
+    bias = None
+    if any(m.conv.bias is not None for m in convs):
+        bias = torch.cat(
+            [m.conv.bias if m.conv.bias is not None else m.conv.weight.new_zeros(1) for m in convs]
+        )
+    out = nn.functional.conv1d(x.reshape(b, 1, c), torch.cat(weights), bias, padding=size // 2)
+    return tuple(out[:, i].reshape(b, c, 1, 1) for i in range(len(convs)))
+
+
 # The searched edges in block order, and each edge's candidates in op-set order.
 EDGES: tuple[str, ...] = (
     "s_ch",
@@ -258,25 +297,33 @@ class SqueezeChEdge(MixedOp):
 
 class ExciteChEdge(MixedOp):
     """Op set `excite_ch` compiled (sedsl/codegen/compile.py): the candidates inlined into one
-    program over the input, then mixed as MixedOp does. No two candidates share a value;
-    each runs as its primitives, inlined."""
+    program over the input, then mixed as MixedOp does. The convs of conv1d_3, conv1d_5,
+    conv1d_7, conv1d_x2, conv1d_x3 run as one call."""
 
     def forward(self, x: Tensor, weights: Tensor) -> Tensor:
         c = self.candidates
         v1 = c[0].hidden_conv2d(x)  # fc
         v2 = torch.relu(v1)  # fc
         v3 = c[0].conv2d(v2)  # fc
-        v4 = c[1].conv1d(x)  # conv1d_3
+        # one call for the convs of conv1d_3, conv1d_5, conv1d_7, conv1d_x2, conv1d_x3 on the
+        # same input, kernels zero-padded to k=7
+        v4, v6, v8, v10, v14 = stacked_channel_conv1d(
+            x,
+            (
+                c[1].conv1d,
+                c[2].conv1d,
+                c[3].conv1d,
+                c[4].conv1d_x2.conv1d,
+                c[5].conv1d_x3.conv1d,
+            ),
+            7,
+        )
         v5 = torch.sigmoid(v4)  # conv1d_3
-        v6 = c[2].conv1d(x)  # conv1d_5
         v7 = torch.sigmoid(v6)  # conv1d_5
-        v8 = c[3].conv1d(x)  # conv1d_7
         v9 = torch.sigmoid(v8)  # conv1d_7
-        v10 = c[4].conv1d_x2.conv1d(x)  # conv1d_x2
         v11 = torch.relu(v10)  # conv1d_x2
         v12 = c[4].conv1d_x2.conv1d_1(v11)  # conv1d_x2
         v13 = torch.sigmoid(v12)  # conv1d_x2
-        v14 = c[5].conv1d_x3.conv1d(x)  # conv1d_x3
         v15 = torch.relu(v14)  # conv1d_x3
         v16 = c[5].conv1d_x3.conv1d_1(v15)  # conv1d_x3
         v17 = torch.relu(v16)  # conv1d_x3
@@ -331,25 +378,33 @@ class SqueezeSpEdge(MixedOp):
 
 class ExciteSpEdge(MixedOp):
     """Op set `excite_sp` compiled (sedsl/codegen/compile.py): the candidates inlined into one
-    program over the input, then mixed as MixedOp does. No two candidates share a value;
-    each runs as its primitives, inlined."""
+    program over the input, then mixed as MixedOp does. The convs of conv2d_3, conv2d_5,
+    conv2d_7, conv2d_x2, sep_conv_3, sep_conv_5 run as one call."""
 
     def forward(self, x: Tensor, weights: Tensor) -> Tensor:
         c = self.candidates
-        v1 = c[0].conv2d_k.conv2d(x)  # conv2d_3
+        # one call for the convs of conv2d_3, conv2d_5, conv2d_7, conv2d_x2, sep_conv_3,
+        # sep_conv_5 on the same input, kernels zero-padded to 7x7
+        v1, v3, v5, v7, v11, v14 = stacked_conv2d(
+            x,
+            (
+                c[0].conv2d_k.conv2d,
+                c[1].conv2d_k.conv2d,
+                c[2].conv2d_k.conv2d,
+                c[3].conv2d_x2.conv2d,
+                c[4].sep_conv.conv2d,
+                c[5].sep_conv.conv2d,
+            ),
+            7,
+        )
         v2 = torch.sigmoid(v1)  # conv2d_3
-        v3 = c[1].conv2d_k.conv2d(x)  # conv2d_5
         v4 = torch.sigmoid(v3)  # conv2d_5
-        v5 = c[2].conv2d_k.conv2d(x)  # conv2d_7
         v6 = torch.sigmoid(v5)  # conv2d_7
-        v7 = c[3].conv2d_x2.conv2d(x)  # conv2d_x2
         v8 = torch.relu(v7)  # conv2d_x2
         v9 = c[3].conv2d_x2.conv2d_1(v8)  # conv2d_x2
         v10 = torch.sigmoid(v9)  # conv2d_x2
-        v11 = c[4].sep_conv.conv2d(x)  # sep_conv_3
         v12 = c[4].sep_conv.conv2d_1(v11)  # sep_conv_3
         v13 = torch.sigmoid(v12)  # sep_conv_3
-        v14 = c[5].sep_conv.conv2d(x)  # sep_conv_5
         v15 = c[5].sep_conv.conv2d_1(v14)  # sep_conv_5
         v16 = torch.sigmoid(v15)  # sep_conv_5
         v17 = c[6].affine(x)  # affine

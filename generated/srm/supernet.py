@@ -94,7 +94,7 @@ class MixedOp(nn.Module):
 class FirstEdge(MixedOp):
     """Op set `first` compiled (sedsl/codegen/compile.py): the candidates inlined into one
     program over the input, then mixed as MixedOp does. No two candidates share a value;
-    each runs as its primitives, inlined."""
+    each runs inlined."""
 
     def forward(self, x: Tensor, weights: Tensor) -> Tensor:
         c = self.candidates
@@ -132,7 +132,7 @@ class SecondEdge(MixedOp):
 class NormEdge(MixedOp):
     """Op set `norm` compiled (sedsl/codegen/compile.py): the candidates inlined into one
     program over the input, then mixed as MixedOp does. No two candidates share a value;
-    each runs as its primitives, inlined."""
+    each runs inlined."""
 
     def forward(self, x: Tensor, weights: Tensor) -> Tensor:
         c = self.candidates

@@ -20,6 +20,25 @@ from .ops import (
     SpatialGateNone,
 )
 
+
+def stacked_conv2d(x: Tensor, convs: tuple[nn.Conv2d, ...], size: int) -> tuple[Tensor, ...]:
+    """Every conv of `convs` ('same' padding, odd kernels, no groups or dilation) applied to
+    x as one conv2d: the kernels zero-padded to size x size and stacked along the output
+    channels, biases alike (zero where a conv has none). One output per conv."""
+    weights = []
+    for conv in convs:
+        kh, kw = conv.weight.shape[-2:]
+        pad_w, pad_h = (size - kw) // 2, (size - kh) // 2
+        weights.append(nn.functional.pad(conv.weight, (pad_w, pad_w, pad_h, pad_h)))
+    bias = None
+    if any(conv.bias is not None for conv in convs):
+        bias = torch.cat(
+            [c.bias if c.bias is not None else c.weight.new_zeros(c.out_channels) for c in convs]
+        )
+    out = nn.functional.conv2d(x, torch.cat(weights), bias, padding=size // 2)
+    return torch.split(out, [conv.out_channels for conv in convs], dim=1)
+
+
 # The searched edges in block order, and each edge's candidates in op-set order.
 EDGES: tuple[str, ...] = (
     "c",
@@ -128,20 +147,27 @@ class ChannelGateEdge(MixedOp):
 
 class SpatialGateEdge(MixedOp):
     """Op set `spatial_gate` compiled (sedsl/codegen/compile.py): the candidates inlined into
-    one program over the input, then mixed as MixedOp does. Computed once for several
-    candidates: avg_pool (cbam, cbam_3, light); max_pool (cbam, cbam_3, light); concat
-    (cbam, cbam_3)."""
+    one program over the input, then mixed as MixedOp does. The convs of cbam, cbam_3 run as
+    one call. Computed once for several candidates: avg_pool (cbam, cbam_3, light); max_pool
+    (cbam, cbam_3, light); concat (cbam, cbam_3)."""
 
     def forward(self, x: Tensor, weights: Tensor) -> Tensor:
         c = self.candidates
         v1 = x.mean(dim=(1,), keepdim=True)  # cbam, cbam_3, light
         v2 = x.amax(dim=(1,), keepdim=True)  # cbam, cbam_3, light
         v3 = torch.cat([v1, v2], dim=1)  # cbam, cbam_3
-        v4 = c[0].conv2d(v3)  # cbam
+        # one call for the convs of cbam, cbam_3 on the same input, kernels zero-padded to 7x7
+        v4, v8 = stacked_conv2d(
+            v3,
+            (
+                c[0].conv2d,
+                c[1].conv2d,
+            ),
+            7,
+        )
         v5 = c[0].bn(v4)  # cbam
         v6 = torch.sigmoid(v5)  # cbam
         v7 = x * v6  # cbam
-        v8 = c[1].conv2d(v3)  # cbam_3
         v9 = c[1].bn(v8)  # cbam_3
         v10 = torch.sigmoid(v9)  # cbam_3
         v11 = x * v10  # cbam_3

@@ -131,7 +131,7 @@ class SqueezeEdge(MixedOp):
 class ExciteEdge(MixedOp):
     """Op set `excite` compiled (sedsl/codegen/compile.py): the candidates inlined into one
     program over the input, then mixed as MixedOp does. No two candidates share a value;
-    each runs as its primitives, inlined."""
+    each runs inlined."""
 
     def forward(self, x: Tensor, weights: Tensor) -> Tensor:
         c = self.candidates
@@ -157,7 +157,7 @@ class ExciteEdge(MixedOp):
 class GateEdge(MixedOp):
     """Op set `gate` compiled (sedsl/codegen/compile.py): the candidates inlined into one
     program over the input, then mixed as MixedOp does. No two candidates share a value;
-    each runs as its primitives, inlined."""
+    each runs inlined."""
 
     def forward(self, x: Tensor, weights: Tensor) -> Tensor:
         v1 = torch.sigmoid(x)  # sigmoid

@@ -124,7 +124,7 @@ class MixedOp(nn.Module):
 class TiledSeEdge(MixedOp):
     """Op set `tiled_se` compiled (sedsl/codegen/compile.py): the candidates inlined into one
     program over the input, then mixed as MixedOp does. No two candidates share a value;
-    each runs as its primitives, inlined."""
+    each runs inlined."""
 
     def forward(self, x: Tensor, weights: Tensor) -> Tensor:
         c = self.candidates

@@ -289,3 +289,62 @@ def _prune(opset: str, labels, nodes: list[PNode], results: tuple[int, ...]) -> 
     order = {label: n for n, label in enumerate(labels)}
     who = tuple(tuple(sorted(readers.get(i, ()), key=order.__getitem__)) for i in keep)
     return EdgeProgram(opset, labels, renumbered, tuple(new[r] for r in results), who)
+
+
+# ---- stacking ---------------------------------------------------------------------------
+# Convolutions of one input with different kernels are one call: the kernels zero-padded to
+# the largest and stacked along the output channels (`stacked_conv2d` and
+# `stacked_channel_conv1d` in sedsl/ops/compiled.py). Each candidate keeps its own module and
+# weights; only the call is shared. Whatever follows each conv (SASE's per-candidate sigmoid)
+# runs on its slice of the stacked output, so no non-linearity is moved.
+
+
+@dataclass(frozen=True)
+class Stack:
+    helper: str  # the helper of sedsl/ops/compiled.py that runs the group
+    members: tuple[int, ...]  # node ids, in program order
+    size: int  # the kernel size all members are padded to
+
+
+def _const(value) -> int | None:
+    if isinstance(value, Dim) and value.is_const:
+        return int(value.value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return None
+
+
+def _stack_key(node: PNode) -> tuple | None:
+    """(helper, input, bias) for a conv that can be stacked, with its kernel size; else None."""
+    if node.kind != "prim" or node.module is None:
+        return None
+    p = dict(node.params)
+    if node.op == "conv1d":
+        k = _const(p.get("k"))
+        if k is None or p.get("circular") or k % 2 != 1:
+            return None
+        return ("stacked_channel_conv1d", node.args[0], bool(p.get("bias"))), k
+    if node.op == "conv2d":
+        k = p.get("k")
+        kh = _const(p["kh"] if isinstance(p.get("kh"), Dim) else k)
+        kw = _const(p["kw"] if isinstance(p.get("kw"), Dim) else k)
+        if None in (kh, kw) or _const(p.get("groups")) != 1 or _const(p.get("dilation")) != 1:
+            return None
+        if _const(p.get("out")) is None or kh % 2 != 1 or kw % 2 != 1:
+            return None
+        return ("stacked_conv2d", node.args[0], bool(p.get("bias"))), max(kh, kw)
+    return None
+
+
+def stacks(program: EdgeProgram) -> list[Stack]:
+    """Groups of two or more convolutions of the same input that run as one call."""
+    groups: dict[tuple, list[tuple[int, int]]] = {}
+    for i, node in enumerate(program.nodes):
+        found = _stack_key(node)
+        if found is not None:
+            groups.setdefault(found[0], []).append((i, found[1]))
+    return [
+        Stack(key[0], tuple(i for i, _ in members), max(k for _, k in members))
+        for key, members in groups.items()
+        if len(members) > 1
+    ]

@@ -8,9 +8,10 @@ then the softmax-weighted sum of the candidates' results in candidate order.
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass, field
 
-from sedsl.codegen.compile import EdgeProgram, PNode
+from sedsl.codegen.compile import EdgeProgram, PNode, stacks
 from sedsl.codegen.emit import py_value
 from sedsl.ops.library import PRIMITIVES
 from sedsl.ops.primitive import CodeInputs
@@ -29,15 +30,19 @@ class EdgeClass:
     forward_lines: list[str]
     returns: str
     helpers: set[str] = field(default_factory=set)  # helpers of ops.py it calls
+    own: set[str] = field(default_factory=set)  # helpers of sedsl/ops/compiled.py it calls
     edges: list[str] = field(default_factory=list)  # the edges that use it
 
 
-def forward_lines(program: EdgeProgram) -> tuple[list[str], str, set[str]]:
-    """(lines, returned expression, helper names) of the forward of `program`."""
+def forward_lines(program: EdgeProgram) -> tuple[list[str], str, set[str], set[str]]:
+    """(lines, returned expression, helpers of ops.py, helpers of compiled.py) of the forward
+    of `program`."""
     names: dict[int, str] = {}
     lines: list[str] = []
     helpers: set[str] = set()
+    own: set[str] = set()
     uses_modules = False
+    stacked = {m: s for s in stacks(program) for m in s.members}
     for i, node in enumerate(program.nodes):
         if node.kind == "input":
             names[i] = "x"
@@ -45,10 +50,16 @@ def forward_lines(program: EdgeProgram) -> tuple[list[str], str, set[str]]:
         if node.kind == "const":
             names[i] = node.op
             continue
+        names[i] = f"v{i}"
+        uses_modules |= node.module is not None or node.kind == "call"
+        stack = stacked.get(i)
+        if stack is not None:
+            if i == stack.members[0]:
+                lines += _stack_lines(program, stack, names[node.args[0]])
+                own.add(stack.helper)
+            continue
         value, needed = _render(node, [names[a] for a in node.args])
         helpers |= needed
-        uses_modules |= node.module is not None or node.kind == "call"
-        names[i] = f"v{i}"
         readers = program.readers[i]
         note = f"  # {', '.join(readers)}" if len(readers) < len(program.labels) else ""
         lines.append(f"v{i} = {value}{note}")
@@ -56,7 +67,17 @@ def forward_lines(program: EdgeProgram) -> tuple[list[str], str, set[str]]:
     mix = [f"out = weights[0] * {results[0]}"]
     mix += [f"out = torch.addcmul(out, weights[{k}], {r})" for k, r in enumerate(results) if k]
     prelude = ["c = self.candidates"] if uses_modules else []
-    return prelude + lines + mix, "out", helpers
+    return prelude + lines + mix, "out", helpers, own
+
+
+def _stack_lines(program: EdgeProgram, stack, arg: str) -> list[str]:
+    who = ", ".join(dict.fromkeys(r for m in stack.members for r in program.readers[m]))
+    modules = ", ".join(f"c{program.nodes[m].module}" for m in stack.members)
+    targets = ", ".join(f"v{m}" for m in stack.members)
+    kind = f"k={stack.size}" if "conv1d" in stack.helper else f"{stack.size}x{stack.size}"
+    text = f"one call for the convs of {who} on the same input, kernels zero-padded to {kind}"
+    comment = [f"# {line}" for line in textwrap.wrap(text, 86)]
+    return [*comment, f"{targets} = {stack.helper}({arg}, ({modules},), {stack.size})"]
 
 
 def _render(node: PNode, args: list[str]) -> tuple[str, set[str]]:
@@ -107,12 +128,20 @@ def _param(value) -> str:
 
 def shared_note(program: EdgeProgram) -> str:
     """One sentence for the class docstring: what the candidates share."""
-    shared = program.shared()
+    shared = [
+        i for i in program.shared() if i not in {m for s in stacks(program) for m in s.members}
+    ]
+    calls = [
+        "The convs of "
+        + ", ".join(dict.fromkeys(r for m in s.members for r in program.readers[m]))
+        + " run as one call."
+        for s in stacks(program)
+    ]
     if not shared:
-        return "No two candidates share a value; each runs as its primitives, inlined."
+        return " ".join(calls) or "No two candidates share a value; each runs inlined."
     parts = []
     for i in shared:
         node = program.nodes[i]
         what = node.op if node.kind in ("prim", "stat") else node.kind
         parts.append(f"{what} ({', '.join(program.readers[i])})")
-    return "Computed once for several candidates: " + "; ".join(parts) + "."
+    return " ".join([*calls, "Computed once for several candidates: " + "; ".join(parts) + "."])

@@ -83,10 +83,15 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-@lru_cache(maxsize=1)
 def _runtime_helpers() -> dict[str, str]:
     """Source of each top-level definition of sedsl/ops/runtime.py, read without import."""
-    path = Path(__file__).resolve().parent.parent / "ops" / "runtime.py"
+    return _helper_sources("runtime.py")
+
+
+@lru_cache(maxsize=2)
+def _helper_sources(filename: str) -> dict[str, str]:
+    """Source of each top-level definition of sedsl/ops/<filename>, read without import."""
+    path = Path(__file__).resolve().parent.parent / "ops" / filename
     source = path.read_text(encoding="utf-8")
     tree = pyast.parse(source)
     return {
@@ -94,6 +99,13 @@ def _runtime_helpers() -> dict[str, str]:
         for node in tree.body
         if isinstance(node, pyast.FunctionDef | pyast.ClassDef)
     }
+
+
+def _compiled_helpers(classes: list[EdgeClass]) -> list[str]:
+    """Source of the helpers of sedsl/ops/compiled.py the compiled edges call, in file order."""
+    needed = set().union(*(c.own for c in classes)) if classes else set()
+    sources = _helper_sources("compiled.py")
+    return [sources[name] for name in sources if name in needed]
 
 
 def render_space(space: ir.SpaceIR, supernet: str = "compiled") -> dict[str, str]:
@@ -158,6 +170,7 @@ def render_space(space: ir.SpaceIR, supernet: str = "compiled") -> dict[str, str
             check_args=check_args,
             point=point,
             edge_classes=edge_classes,
+            compiled_helpers=_compiled_helpers(edge_classes),
         ),
         "fixed.py": _render(
             "fixed.py.j2",
@@ -239,7 +252,7 @@ def _edge_classes(space: ir.SpaceIR) -> list[EdgeClass]:
     classes: dict[tuple, EdgeClass] = {}
     for edge in space.block.edges:
         program = compile_edge(space, edge)
-        lines, returns, helpers = forward_lines(program)
+        lines, returns, helpers, own = forward_lines(program)
         key = (edge.opset, tuple(lines), returns)
         if key not in classes:
             taken = sum(1 for k in classes if k[0] == edge.opset)
@@ -249,7 +262,7 @@ def _edge_classes(space: ir.SpaceIR) -> list[EdgeClass]:
                 "inlined into one program over the input, then mixed as MixedOp does. "
                 + shared_note(program)
             )
-            classes[key] = EdgeClass(name, doc, lines, returns, helpers)
+            classes[key] = EdgeClass(name, doc, lines, returns, helpers, own)
         classes[key].edges.append(edge.py)
     return list(classes.values())
 
