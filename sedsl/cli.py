@@ -883,10 +883,11 @@ def lsp() -> None:
 
 
 def _register_swap_commands() -> None:
-    from sedsl.swap.commands import evaluate, swap
+    from sedsl.swap.commands import evaluate, finetune, swap
 
     main.add_command(swap)
     main.add_command(evaluate)
+    main.add_command(finetune)
 
 
 _register_swap_commands()

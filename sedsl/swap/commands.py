@@ -199,6 +199,58 @@ def evaluate(swap_dir, data, weights, limit, batch_size, workers, fmt) -> None:
     click.echo(json.dumps(scores, indent=2) if fmt == "json" else render_scores(scores))
 
 
+@click.command()
+@click.argument("swap_dir", type=click.Path(path_type=Path))
+@click.option(
+    "--data",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="an ImageFolder root: trains on ROOT/train, scores on ROOT/val when it exists.",
+)
+@click.option(
+    "--out", type=click.Path(path_type=Path), required=True, help="write the swap directory here."
+)
+@click.option("--epochs", type=int, default=40, show_default=True, help="the paper's 40.")
+@click.option(
+    "--fraction",
+    type=float,
+    default=0.1,
+    show_default=True,
+    help="share of ROOT/train drawn once (the paper's 10 %).",
+)
+@click.option(
+    "--batch-size", type=int, default=64, show_default=True, help="images per training batch."
+)
+@click.option("--lr", type=float, default=0.01, show_default=True, help="SGD rate (ours).")
+@click.option("--seed", type=int, default=0, show_default=True, help="draws the subset.")
+@click.option("--device", default="cpu", show_default=True, help="e.g. cuda.")
+@click.option("--workers", type=int, default=0, show_default=True, help="data-loading processes.")
+def finetune(swap_dir, data, out, epochs, fraction, batch_size, lr, seed, device, workers) -> None:
+    """Fine-tune a swapped network (Table 2's "ft"); writes a swap directory again."""
+
+    def run():
+        from sedsl.swap.finetune import FinetuneConfig
+        from sedsl.swap.finetune import finetune as tune
+
+        config = FinetuneConfig(
+            epochs=epochs,
+            fraction=fraction,
+            batch_size=batch_size,
+            lr=lr,
+            seed=seed,
+            workers=workers,
+            device=device,
+        )
+        return tune(swap_dir, data, out, config, log=click.echo)
+
+    result = _guarded(run)
+    top1 = "" if result.val_top1 is None else f", val top-1 {100 * result.val_top1:.2f} %"
+    click.echo(
+        f"fine-tuned {result.epochs} epochs on {result.images} images{top1}; "
+        f"wrote {out}/swap.json and {out}/model.pt"
+    )
+
+
 def score_pair(backbone, size, original, swapped, data, *, limit, batch_size, workers) -> dict:
     from sedsl.swap.evaluate import eval_transform, image_folder, top1
 

@@ -110,7 +110,7 @@ def finetune(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            total += float(loss)
+            total += loss.item()
             batches += 1
         schedule.step()
         loss_mean = total / max(batches, 1)
