@@ -1,17 +1,21 @@
 """The `sedsl` command line. Thin: parse arguments, call one function, render.
 
-Exit codes: 0 clean (warnings allowed), 1 errors found, 2 usage or I/O error. Heavy
-imports (torch) happen inside the commands that need them, so `check` and `fmt` start fast.
+Exit codes: 0 clean (warnings allowed), 1 errors found, 2 usage or I/O error, 3 internal
+error (a bug in sedsl: `check`, `fmt`, `explain` and `generate` report it as an E900
+diagnostic on the file, never a traceback). Heavy imports (torch) happen inside the commands
+that need them, so `check` and `fmt` start fast.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from pathlib import Path
 
 import click
 
+from sedsl.check.internal import EXIT_INTERNAL, internal_error, is_internal
 from sedsl.diagnostics.codes import Code
 from sedsl.options import text_or_json
 
@@ -151,6 +155,29 @@ def _parse_sets(values: tuple[str, ...]) -> dict[str, int | float]:
     return overrides
 
 
+def _no_traceback(command):
+    """The last line of defence of a language command: an exception that escapes the
+    per-file handling (in rendering, say) is an internal error too, exit 3. Click's own
+    usage errors and sys.exit pass through."""
+
+    @functools.wraps(command)
+    def guarded(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:
+            files = kwargs.get("files") or (kwargs.get("code", ""),)
+            from sedsl.check.render import render_concise
+
+            doing = f"running `sedsl {command.__name__}` on"
+            diag = internal_error(", ".join(str(f) for f in files), exc, doing)
+            click.echo(render_concise([diag]), err=True, nl=False)
+            sys.exit(EXIT_INTERNAL)
+
+    return guarded
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
 @click.version_option(package_name="sedsl")
 def main() -> None:
@@ -173,15 +200,20 @@ def main() -> None:
     metavar="NAME=VALUE",
     help="override a parameter's default, e.g. --set K=2.",
 )
+@_no_traceback
 def check(files: tuple[Path, ...], fmt: str, sets: tuple[str, ...]) -> None:
     """Check .space files: syntax, names, every candidate's shapes at every point."""
+    from sedsl.check.cache import CachedCheck
     from sedsl.check.render import render_concise, render_json, render_text
     from sedsl.check.sizes import size_note
 
     overrides = _parse_sets(sets)
     all_diags, sources, summaries, sizes = [], {}, [], []
     for path in files:
-        result = _check_cached(path, overrides)
+        try:
+            result = _check_cached(path, overrides)
+        except Exception as exc:  # a bug in sedsl: an E900 on this file, the others go on
+            result = CachedCheck((internal_error(str(path), exc, "checking"),), None, ())
         all_diags.extend(result.diagnostics)
         sources.update(_sources_of(path, result.diagnostics))
         if result.summary:
@@ -207,6 +239,8 @@ def check(files: tuple[Path, ...], fmt: str, sets: tuple[str, ...]) -> None:
             click.echo(
                 f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"
             )
+    if any(is_internal(d) for d in all_diags):
+        sys.exit(EXIT_INTERNAL)
     if any(d.code == Code.CANNOT_READ for d in all_diags) and not any(
         d.is_error and d.code != Code.CANNOT_READ for d in all_diags
     ):
@@ -309,6 +343,7 @@ def _extern_notes(space) -> list[str]:
     "program (shared statistics, stacked convolutions); `reference` calls each candidate "
     "module as DARTS' MixedOp does. Proved equal; ops.py, fixed.py and space.json are the same.",
 )
+@_no_traceback
 def generate(
     files: tuple[Path, ...],
     out_dir: Path,
@@ -317,10 +352,7 @@ def generate(
     supernet: str,
 ) -> None:
     """Generate PyTorch (ops, supernet, fixed modules, manifest) from .space files."""
-    from sedsl.check.checker import check_file
     from sedsl.check.render import render_text
-    from sedsl.codegen.generate import GenerateError, render_space, stale_files, write_space
-    from sedsl.reasons import reason
 
     overrides = _parse_sets(sets)
     if out_dir.exists() and not out_dir.is_dir():
@@ -328,47 +360,60 @@ def generate(
         sys.exit(EXIT_USAGE)
     status = EXIT_OK
     for path in files:
-        report = check_file(path, overrides, display=str(path))
-        diags = report.diagnostics.sorted()
-        if not report.ok or report.space is None or report.space.block is None:
-            if diags:
-                click.echo(render_text(diags, _sources_of(path, diags), _colour(True)), err=True)
-            if report.space is not None and report.space.block is None and report.ok:
-                click.echo(f"{path}: a library (no block); nothing to generate", err=True)
-                continue
-            status = max(
-                status,
-                EXIT_USAGE if any(d.code == Code.CANNOT_READ for d in diags) else EXIT_ERRORS,
-            )
-            continue
         try:
-            files_text = render_space(report.space, supernet=supernet)
-            target = out_dir / report.space.name
-            if check_only:
-                stale = stale_files(files_text, target)
-                for line in stale:
-                    click.echo(f"stale: {line}")
-                if stale:
-                    status = max(status, EXIT_ERRORS)
-            else:
-                written = write_space(files_text, out_dir, report.space.name)
-                click.echo(f"{path} -> {written}/")
-                for line in _extern_notes(report.space):
-                    click.echo(f"{path}: note: {line}", err=True)
-        except GenerateError as exc:
-            click.echo(f"error: {exc}", err=True)
-            status = EXIT_USAGE
-        except OSError as exc:
-            where = exc.filename or out_dir
-            click.echo(f"error: cannot write {where}: {reason(exc)}", err=True)
-            status = EXIT_USAGE
+            status = max(status, _generate_one(path, overrides, out_dir, check_only, supernet))
+        except Exception as exc:  # a bug in sedsl: an E900 on this file, the others go on
+            diag = internal_error(str(path), exc, "generating")
+            click.echo(render_text([diag], _sources_of(path, [diag]), _colour(True)), err=True)
+            status = max(status, EXIT_INTERNAL)
     if check_only and status == EXIT_OK:
         click.echo("generated/ is up to date")
     sys.exit(status)
 
 
+def _generate_one(
+    path: Path, overrides: dict, out_dir: Path, check_only: bool, supernet: str
+) -> int:
+    """One file of `sedsl generate`; its exit status."""
+    from sedsl.check.checker import check_file
+    from sedsl.check.render import render_text
+    from sedsl.codegen.generate import GenerateError, render_space, stale_files, write_space
+    from sedsl.reasons import reason
+
+    report = check_file(path, overrides, display=str(path))
+    diags = report.diagnostics.sorted()
+    if not report.ok or report.space is None or report.space.block is None:
+        if diags:
+            click.echo(render_text(diags, _sources_of(path, diags), _colour(True)), err=True)
+        if report.space is not None and report.space.block is None and report.ok:
+            click.echo(f"{path}: a library (no block); nothing to generate", err=True)
+            return EXIT_OK
+        return EXIT_USAGE if any(d.code == Code.CANNOT_READ for d in diags) else EXIT_ERRORS
+    try:
+        files_text = render_space(report.space, supernet=supernet)
+        target = out_dir / report.space.name
+        if check_only:
+            stale = stale_files(files_text, target)
+            for line in stale:
+                click.echo(f"stale: {line}")
+            return EXIT_ERRORS if stale else EXIT_OK
+        written = write_space(files_text, out_dir, report.space.name)
+        click.echo(f"{path} -> {written}/")
+        for line in _extern_notes(report.space):
+            click.echo(f"{path}: note: {line}", err=True)
+    except GenerateError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return EXIT_USAGE
+    except OSError as exc:
+        where = exc.filename or out_dir
+        click.echo(f"error: cannot write {where}: {reason(exc)}", err=True)
+        return EXIT_USAGE
+    return EXIT_OK
+
+
 @main.command()
 @click.argument("code")
+@_no_traceback
 def explain(code: str) -> None:
     """Explain a diagnostic code at length, as in `sedsl explain E020`."""
     from sedsl.check.codes import CODES
@@ -385,33 +430,46 @@ def explain(code: str) -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--write", "-w", is_flag=True, help="rewrite the files in place.")
 @click.option("--check", "check_only", is_flag=True, help="exit 1 if a file is not formatted.")
+@_no_traceback
 def fmt(files: tuple[Path, ...], write: bool, check_only: bool) -> None:
     """Print (or rewrite) .space files in canonical form, comments kept."""
+    from sedsl.check.render import render_text
+
+    status = EXIT_OK
+    for path in files:
+        try:
+            status = max(status, _fmt_one(path, write, check_only))
+        except Exception as exc:  # a bug in sedsl: an E900 on this file, the others go on
+            diag = internal_error(str(path), exc, "formatting")
+            click.echo(render_text([diag], _sources_of(path, [diag]), _colour(True)), err=True)
+            status = max(status, EXIT_INTERNAL)
+    sys.exit(status)
+
+
+def _fmt_one(path: Path, write: bool, check_only: bool) -> int:
+    """One file of `sedsl fmt`; its exit status."""
     from sedsl.check.render import render_text
     from sedsl.diagnostics.diagnostic import Diagnostics
     from sedsl.language.format import format_module
     from sedsl.language.parser import parse_file
 
-    status = EXIT_OK
-    for path in files:
-        diags = Diagnostics()
-        module = parse_file(path, diags, str(path))
-        if diags.has_errors:
-            sources = _sources_of(path, diags.items)
-            click.echo(render_text(diags.sorted(), sources, _colour(True)), err=True)
-            status = EXIT_USAGE if any(d.code == Code.CANNOT_READ for d in diags) else EXIT_ERRORS
-            continue
-        text = format_module(module)
-        if check_only:
-            if text != module.source:
-                click.echo(f"{path}: would reformat")
-                status = max(status, EXIT_ERRORS)
-        elif write:
-            if text != module.source:
-                _atomic_write(path, text)
-        else:
-            click.echo(text, nl=False)
-    sys.exit(status)
+    diags = Diagnostics()
+    module = parse_file(path, diags, str(path))
+    if diags.has_errors:
+        sources = _sources_of(path, diags.items)
+        click.echo(render_text(diags.sorted(), sources, _colour(True)), err=True)
+        return EXIT_USAGE if any(d.code == Code.CANNOT_READ for d in diags) else EXIT_ERRORS
+    text = format_module(module)
+    if check_only:
+        if text != module.source:
+            click.echo(f"{path}: would reformat")
+            return EXIT_ERRORS
+    elif write:
+        if text != module.source:
+            _atomic_write(path, text)
+    else:
+        click.echo(text, nl=False)
+    return EXIT_OK
 
 
 def _atomic_write(path: Path, text: str) -> None:

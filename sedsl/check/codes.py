@@ -189,6 +189,13 @@ relative to the importing file.""",
         "import cycle",
         "Files import each other in a cycle; the message lists it.",
     ),
+    Code.INTERNAL_ERROR: (
+        "internal error",
+        """sedsl itself failed on this file: an exception inside `check`,
+`fmt`, `explain` or `generate`. It is a bug in sedsl, not a verdict on the file; the command
+exits 3, never with a traceback. Run it again with SEDSL_TRACEBACK=1 to print the traceback,
+and report it with the file.""",
+    ),
     Code.UNPROVED: (
         "could not prove",
         """A condition on sizes (`C % K == 0`, a broadcast of H against
