@@ -56,7 +56,10 @@ def candidates(draw, out: str, spatial: tuple[str, str]) -> list[str]:
         else:
             kind = draw(st.sampled_from(("conv", "conv", "unary")))
             if kind == "unary" and channels == "C":
-                op = draw(st.sampled_from(("identity", "relu", "sigmoid", "bn", "conv1d(k=3)")))
+                # not conv1d: it takes a [B, C, 1, 1] descriptor by its signature, which the
+                # checker enforces for every size, though torch runs it on a map at H = W = 1
+                # (the 5,000-space run's only disagreements)
+                op = draw(st.sampled_from(("identity", "relu", "sigmoid", "bn")))
             else:
                 k = draw(st.sampled_from((1, 3)))
                 op = f"conv2d(out={channels}, k={k})"
