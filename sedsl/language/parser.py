@@ -54,18 +54,33 @@ def parse_bytes(data: bytes, file: str, diagnostics: Diagnostics) -> ast.Module:
     return parse_text(text, file, diagnostics)
 
 
+# Clean parses of this process, by cache key: a library that several spaces import is parsed
+# once per `sedsl check`, even with SEDSL_NO_CACHE=1 (AST nodes are frozen, so sharing is safe).
+# Bounded, so that the language server, which parses every edit, does not grow without end.
+_PARSED: dict[str, ast.Module] = {}
+_PARSED_MAX = 64
+
+
 def parse_text(text: str, file: str, diagnostics: Diagnostics) -> ast.Module:
     key = _cache_key(text, file)
-    cached = _load(key)
+    cached = _PARSED.get(key) or _load(key)
     if cached is not None:
+        _remember(key, cached)
         return cached
     from sedsl.language.grammar import parse_source  # imports lark: only on a miss
 
     before = len(diagnostics)
     module = parse_source(text, file, diagnostics)
     if len(diagnostics) == before:  # only clean parses are cached
+        _remember(key, module)
         _store(key, module)
     return module
+
+
+def _remember(key: str, module: ast.Module) -> None:
+    if len(_PARSED) >= _PARSED_MAX:
+        _PARSED.clear()
+    _PARSED[key] = module
 
 
 # ---- the cache ----------------------------------------------------------------------
