@@ -52,6 +52,9 @@ class Library(Protocol):
 
     def op_names(self) -> Iterable[str]: ...
 
+    def out_of_scope(self, name: str) -> str | None:
+        """Why `name`, unknown here, is known elsewhere in the space (a help line), if it is."""
+
 
 @dataclass(frozen=True)
 class NodeTable:
@@ -206,6 +209,15 @@ class Elaborator:
             return LV(tuple(items))
         if name in self.scope:
             return self.scope[name]
+        elsewhere = self.lib.out_of_scope(name)
+        if elsewhere is not None:
+            self._fail(
+                Code.UNKNOWN_NAME,
+                f"`{name}` is not in scope here",
+                expr.span,
+                label="not visible in this op",
+                help=elsewhere,
+            )
         known = [*self.scope, *env, *families, *(n for n, _ in self.inputs)]
         hint = did_you_mean(name, known)
         suffix = f"; {hint}" if hint else ""  # in the message, so one-line formats show it

@@ -376,6 +376,14 @@ class Resolver:
             scope[name] = SV(Dim.sym(name))
         return scope
 
+    def out_of_scope(self, name: str) -> str | None:
+        if name in self.decls.dims:
+            return (
+                f"`{name}` is a dim of the insertion point, which an op does not see; give the "
+                f"op a parameter and pass `{name}` where the op is used (e.g. `squeeze={name}`)"
+            )
+        return None
+
     def _binding_scope(self, scope: dict[str, Value]) -> dict[str, Value]:
         """A signature's bare names bind new dims even where a `dim` has the same name."""
         return {k: v for k, v in scope.items() if k not in self.decls.dims}
@@ -391,7 +399,10 @@ class Resolver:
         if not tensors:
             self.diag.error(Code.MISPLACED, f"op `{name}` takes no tensor input", decl.span)
             return None
-        scope = self.space_scope()
+        # an op is a function of its inputs' dims and its parameters: the insertion point's
+        # dims are not its own (its generated class could not know them), so they come in as
+        # arguments, as tse.space passes `squeeze=Cin // reduction`
+        scope = self._binding_scope(self.space_scope())
         dims: list[str] = []
         inputs = []
         for t in tensors:
