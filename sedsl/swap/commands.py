@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from sedsl.options import text_or_json
+from sedsl.options import SE_BACKBONES, NameChoice, text_or_json
 
 EXIT_USAGE = 2
 
@@ -38,7 +38,7 @@ def _guarded(action):
 
 
 @click.command()
-@click.argument("backbone")
+@click.argument("backbone", type=NameChoice(SE_BACKBONES), metavar="BACKBONE")
 @click.argument("space_dir", type=click.Path(path_type=Path))
 @click.option("--genotype", required=True, help="a genotype of the space, or a genotype.json.")
 @click.option(
@@ -89,7 +89,10 @@ def swap(
     fmt,
 ) -> None:
     """Replace every SE module of a torchvision RegNetY or EfficientNet with a genotype,
-    carrying the SE weights over; report per slot what was carried."""
+    carrying the SE weights over; report per slot what was carried.
+
+    BACKBONE is torchvision's name: regnet_y_400mf, regnet_y_800mf, regnet_y_1_6gf,
+    regnet_y_3_2gf or efficientnet_b0 to efficientnet_b3 (regnety800mf is taken too)."""
 
     def run():
         from sedsl.swap import api

@@ -146,6 +146,18 @@ def test_backbone_choices_are_the_backbones_sedsl_builds():
     assert set(cli.COST_BACKBONES) == set(COST)
 
 
+def test_swap_takes_its_backbone_from_a_choice_of_the_zoo(tmp_path):
+    from sedsl.swap.zoo import SE_NETWORKS
+
+    assert set(cli.SE_BACKBONES) == set(SE_NETWORKS)
+    result = CliRunner().invoke(
+        cli.main, ["swap", "regnet_y_9000mf", str(tmp_path), "--genotype", "se"]
+    )
+    assert result.exit_code == 2
+    assert "Invalid value for 'BACKBONE'" in result.output
+    assert "regnet_y_800mf" in result.output and "Traceback" not in result.output
+
+
 def test_torchvision_names_and_their_compact_spelling_are_accepted():
     choice = cli.NameChoice(cli.COST_BACKBONES)
     assert choice.convert("regnet_y_800mf", None, None) == "regnet_y_800mf"

@@ -132,7 +132,7 @@ def test_cli_reports_every_slot_and_writes_json(tmp_path, weights_file):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["vgg16", str(TSE), "--genotype", "se"], "unknown SE backbone 'vgg16'"),
+        (["vgg16", str(TSE), "--genotype", "se"], "'vgg16' is not one of 'regnet_y_400mf'"),
         (["regnet_y_400mf", str(TSE), "--genotype", "nope"], "declares no genotype 'nope'"),
         (["regnet_y_400mf", str(CLASSIC), "--genotype", "se"], "cannot carry the SE weights"),
         (
