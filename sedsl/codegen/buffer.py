@@ -27,7 +27,7 @@ ZERO = Dim.const(0)
 def candidate_buffer(space: ir.SpaceIR, opset: ir.OpSetIR, cand: ir.CandidateIR) -> Dim:
     """The buffer of one candidate, over the op set's input symbols."""
     if cand.kind == "prim":
-        return _prim_buffer(cand.op, opset.input, dict(cand.params))
+        return _prim_buffer(cand.op, [opset.input], dict(cand.params))
     op = space.op(cand.op)
     return _op_buffer(space, op, (opset.input,), cand.params)
 
@@ -114,7 +114,8 @@ def _collect(space: ir.SpaceIR, expr: ir.Expr, modules: dict, found: list[Dim]) 
         for arg in expr.args:
             _collect(space, arg, modules, found)
         if expr.args and PRIMITIVES[expr.prim].buffer is not None:
-            found.append(_prim_buffer(expr.prim, _shape_of(expr.args[0]), dict(expr.params)))
+            shapes = [_shape_of(a) for a in expr.args]
+            found.append(_prim_buffer(expr.prim, shapes, dict(expr.params)))
     elif isinstance(expr, ir.OpCall):
         for arg in expr.args:
             _collect(space, arg, modules, found)
@@ -145,13 +146,13 @@ def _collect(space: ir.SpaceIR, expr: ir.Expr, modules: dict, found: list[Dim]) 
     # Ref, Const: nothing held
 
 
-def _prim_buffer(name: str, shape: Shape, params: dict[str, ParamValue]) -> Dim:
+def _prim_buffer(name: str, shapes: list[Shape], params: dict[str, ParamValue]) -> Dim:
     prim = PRIMITIVES[name]
     if prim.buffer is None:
         return ZERO
     full = {p.name: p.default for p in prim.params if p.default is not None}
     full.update(params)
-    return prim.buffer(shape, full)
+    return prim.buffer(shapes, full)
 
 
 def _shape_of(expr: ir.Expr) -> Shape:

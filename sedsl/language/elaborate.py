@@ -438,6 +438,7 @@ class Elaborator:
         name = expr.func.id
         if name in DIM_FUNCTIONS:
             return self._dim_function(expr, env)
+        expr = _positional_string(expr)
         args: list[Value] = []
         for arg in expr.args:
             if isinstance(arg, ast.Generator):
@@ -678,6 +679,12 @@ class Elaborator:
             if isinstance(value, str):
                 return value
             wrong = "a string"
+        elif type_ == "axes":  # axis letters or numbers as a string, or one axis number
+            if isinstance(value, str):
+                return value
+            if isinstance(value, Dim) and value.is_const and value.value.denominator == 1:
+                return str(int(value.value))
+            wrong = 'axes ("hw", "-1") or an axis number'
         self._fail(
             Code.WRONG_VALUE,
             f"parameter `{kw.name}` of `{name}` takes {wrong}, got `{value_text(value)}`",
@@ -696,7 +703,9 @@ class Elaborator:
         if prim.arity is None and not tensors:
             self._fail(Code.WRONG_ARITY, f"`{prim.name}` needs at least one tensor", span)
         specs = {p.name: p.type for p in prim.params}
-        required = {p.name for p in prim.params if p.default is None and p.name not in ("kh", "kw")}
+        if prim.axis_sizes:  # the sizes of a pattern's axes, checked by the shape rule
+            specs.update({kw.name: "dim" for kw in kwargs if kw.name not in specs})
+        required = {p.name for p in prim.params if p.default is None and not p.optional}
         given = self._kwargs(prim.name, specs, kwargs, env, required, span)
         params = {p.name: p.default for p in prim.params}
         params.update(given)
@@ -712,7 +721,11 @@ class Elaborator:
         try:
             shape = prim.infer(ctx, [t.shape for t in tensors], params)
         except ShapeError as exc:
-            code = Code.CONCAT if prim.name == "concat" else Code.SHAPE_MISMATCH
+            code = (
+                Code(exc.code)
+                if exc.code
+                else (Code.CONCAT if prim.name == "concat" else Code.SHAPE_MISMATCH)
+            )
             self._fail(
                 code,
                 f"`{prim.name}`: {exc.message}",
@@ -788,6 +801,19 @@ class Elaborator:
         while f"{stem}_{i}" in taken:
             i += 1
         return f"{stem}_{i}"
+
+
+def _positional_string(expr: ast.Call) -> ast.Call:
+    """`permute(x, "b c h w -> b h c w")`: a string after the tensors of a primitive that
+    takes one gives that parameter, as the keyword would."""
+    prim = PRIMITIVES.get(expr.func.id)
+    if prim is None or prim.positional is None or not expr.args:
+        return expr
+    last = expr.args[-1]
+    if not isinstance(last, ast.String):
+        return expr
+    keyword = ast.Keyword(prim.positional, last, span=last.span)
+    return ast.Call(expr.func, expr.args[:-1], (keyword, *expr.kwargs), span=expr.span)
 
 
 def arith(op: str, a, b):

@@ -6,9 +6,13 @@ the .space language on top of these.
 
 Shapes are [B, C, H, W] unless an entry says otherwise; `over="hw"` pools the spatial
 axes (one value per channel) and `over="c"` pools the channels (one value per position).
+`over` names any axes, by letter on [B, C, H, W] or by number at any rank, and the
+patterns of permute / reshape / rearrange name every axis (sedsl/shapes/axes.py).
 """
 
 from __future__ import annotations
+
+import ast as pyast
 
 from sedsl.ops.primitive import (
     Code,
@@ -19,11 +23,28 @@ from sedsl.ops.primitive import (
     ShapeContext,
     ShapeError,
 )
+from sedsl.shapes.axes import (
+    AxesError,
+    numel,
+    over_axes,
+    parse_pattern,
+    pattern_calls,
+    pattern_shape,
+    reduced,
+    window,
+)
 from sedsl.shapes.dims import Dim
 
 ONE = Dim.const(1)
+ZERO = Dim.const(0)
 OVER = ParamSpec(
     "over", "str", "hw", "the axes to pool: `hw` (spatial) or `c` (channels)", ("hw", "c")
+)
+AXES = ParamSpec(
+    "over",
+    "axes",
+    "hw",
+    'the axes to reduce: letters of [B, C, H, W] ("hw", "c", "h") or numbers ("-1", "2, 3")',
 )
 
 
@@ -46,22 +67,55 @@ def _same(ctx: ShapeContext, shapes: list[Shape], params) -> Shape:
     return shapes[0]
 
 
+def _over(shape: Shape, over: str) -> tuple[int, ...]:
+    try:
+        return over_axes(over, len(shape))
+    except AxesError as exc:
+        raise ShapeError(str(exc), code="E012") from None
+
+
+def _recv(arg: str) -> str:
+    """`arg` as the receiver of a method call: `(x * a).mean(...)`, not `x * a.mean(...)`."""
+    body = pyast.parse(arg, mode="eval").body
+    simple = isinstance(body, pyast.Name | pyast.Attribute | pyast.Call | pyast.Subscript)
+    return arg if simple else f"({arg})"
+
+
+def _dims(axes: tuple[int, ...]) -> str:
+    """A tuple of axes as Python: `(2, 3)`, `(1,)`."""
+    return f"({', '.join(map(str, axes))}{',' * (len(axes) == 1)})"
+
+
+def _axes_of(c: CodeInputs) -> str:
+    return _dims(over_axes(c.raw["over"], len(c.shapes[0])))
+
+
+REDUCTION_SIGNATURE = "[B, C, H, W] -> [B, C, 1, 1] (over=hw) | [B, 1, H, W] (over=c) | ..."
+
+
 def _pool(name: str, doc: str, call, extra: tuple[ParamSpec, ...] = (), imports=()) -> Primitive:
+    """A reduction over the axes `over` names, which it keeps as size one."""
     return Primitive(
         name=name,
         doc=doc,
-        signature="[B, C, H, W] -> [B, C, 1, 1] (over=hw) | [B, 1, H, W] (over=c)",
-        params=(OVER, *extra),
+        signature=REDUCTION_SIGNATURE,
+        params=(AXES, *extra),
         arity=1,
-        infer=lambda ctx, shapes, p: _pooled(shapes[0], p["over"]),
+        infer=lambda ctx, shapes, p: reduced(shapes[0], _over(shapes[0], p["over"])),
         code=lambda c: Code(call(c), imports=imports),
-        buffer=_global_buffer,
+        buffer=_reduction_buffer,
     )
 
 
-def _global_buffer(shape: Shape, params) -> Dim:
+def _reduction_buffer(shapes: list[Shape], params) -> Dim:
+    """A reduction must see its whole window before it can emit: all of [C, H, W] over h
+    (H * W * C), a row over w, one position over c (sedsl/shapes/axes.py `window`)."""
+    return window(shapes[0], over_axes(params.get("over") or "hw", len(shapes[0])))
+
+
+def _global_buffer(shapes: list[Shape], params) -> Dim:
     """Pooling over the whole map must see all of it before it can emit: H * W * C."""
-    _, c, h, w = shape
+    _, c, h, w = shapes[0]
     return c * h * w if params.get("over", "hw") == "hw" else c
 
 
@@ -222,9 +276,9 @@ def _tile_code(c: CodeInputs) -> Code:
     )
 
 
-def _tile_buffer(shape: Shape, p) -> Dim:
+def _tile_buffer(shapes: list[Shape], p) -> Dim:
     """A tile of h x w must be buffered whole: h * w * C (TSE, section 3.2)."""
-    _, c, h, w = shape
+    _, c, h, w = shapes[0]
     return c * Dim.minimum(p["h"], h) * Dim.minimum(p["w"], w)
 
 
@@ -240,9 +294,149 @@ def _broadcast_code(c: CodeInputs) -> Code:
     y, x = c.args
     h, w = c.params["h"], c.params["w"]
     return Code(
-        f"tile_broadcast({y}, {h}, {w}, {x}.shape[-2], {x}.shape[-1])",
+        f"tile_broadcast({y}, {h}, {w}, {_recv(x)}.shape[-2], {_recv(x)}.shape[-1])",
         imports=("tile_broadcast",),
     )
+
+
+# ---- axes: permute, reshape, rearrange, softmax, matmul ------------------------------------
+
+PATTERN = ParamSpec("pattern", "str", None, 'input axes -> output axes, e.g. "b c h w -> b h c w"')
+
+
+def _pattern_infer(kind: str):
+    def infer(ctx: ShapeContext, shapes: list[Shape], p) -> Shape:
+        sizes = {k: v for k, v in p.items() if k != "pattern"}
+        try:
+            pattern = parse_pattern(p["pattern"])
+            if kind == "permute" and pattern.groups:
+                raise AxesError(
+                    "permute moves axes; to group or split them use reshape or rearrange"
+                )
+            if kind == "reshape" and pattern.permutes:
+                raise AxesError(
+                    "reshape keeps the order of the axes; to move them too use rearrange"
+                )
+            shape, _ = pattern_shape(pattern, shapes[0], sizes, ctx.require)
+        except AxesError as exc:
+            raise ShapeError(str(exc), code="E012") from None
+        return shape
+
+    return infer
+
+
+def _pattern_code(c: CodeInputs) -> Code:
+    pattern = parse_pattern(c.raw["pattern"])
+    sizes = {k: v for k, v in c.params.items() if k != "pattern"}
+    calls = "".join(f".{call}" for call in pattern_calls(pattern, sizes))
+    return Code(_recv(c.args[0]) + calls)
+
+
+def _pattern_buffer(shapes: list[Shape], p) -> Dim:
+    """Moving axes must hold the whole tensor; grouping them keeps the streamed order."""
+    return numel(shapes[0]) if parse_pattern(p["pattern"]).permutes else ZERO
+
+
+def _pattern_primitive(name: str, doc: str, signature: str) -> Primitive:
+    return Primitive(
+        name=name,
+        doc=doc,
+        signature=signature,
+        params=(PATTERN,),
+        arity=1,
+        infer=_pattern_infer(name),
+        code=_pattern_code,
+        buffer=_pattern_buffer,
+        positional="pattern",
+        axis_sizes=True,
+    )
+
+
+def _softmax_infer(ctx: ShapeContext, shapes: list[Shape], p) -> Shape:
+    _over(shapes[0], p["over"])  # names real axes, not the batch
+    return shapes[0]
+
+
+def _softmax_code(c: CodeInputs) -> Code:
+    axes = over_axes(c.raw["over"], len(c.shapes[0]))
+    if len(axes) == 1:
+        return Code(f"torch.softmax({c.args[0]}, dim={axes[0]})")
+    return Code(f"softmax_over({c.args[0]}, {_dims(axes)})", imports=("softmax_over",))
+
+
+def _matmul_infer(ctx: ShapeContext, shapes: list[Shape], p) -> Shape:
+    a, b = shapes
+    for i, shape in enumerate(shapes):
+        if len(shape) < 3:
+            raise ShapeError(
+                f"matmul multiplies the last two axes of batched tensors: input {i + 1} has "
+                f"rank {len(shape)}, it needs at least [B, n, k]",
+                argument=i,
+            )
+    if len(a) != len(b):
+        raise ShapeError(
+            f"matmul needs inputs of one rank, got {len(a)} and {len(b)}",
+            help='add unit axes with reshape, e.g. reshape(a, "b n k -> b 1 n k")',
+        )
+    lead = []
+    for axis, (x, y) in enumerate(zip(a[:-2], b[:-2], strict=True)):
+        if x == y or y.is_int(1):
+            lead.append(x)
+        elif x.is_int(1):
+            lead.append(y)
+        elif x.is_const and y.is_const:
+            raise ShapeError(f"matmul's batch axes differ at axis {axis}: {x} and {y}")
+        else:
+            ctx.require(x, "==", y, f"matmul's batch axes agree at axis {axis}")
+            lead.append(x)
+    if a[-1] != b[-2]:
+        if a[-1].is_const and b[-2].is_const:
+            raise ShapeError(
+                f"matmul contracts the last axis of the first input ({a[-1]}) with the "
+                f"second-last of the second ({b[-2]}): they differ",
+                argument=1,
+            )
+        ctx.require(a[-1], "==", b[-2], "matmul contracts equal axes")
+    return (*lead, a[-2], b[-1])
+
+
+def _matmul_buffer(shapes: list[Shape], p) -> Dim:
+    """A product over an axis must have seen each operand whole."""
+    return Dim.maximum(numel(shapes[0]), numel(shapes[1]))
+
+
+def _reducible(name: str, elementwise):
+    """sum / mean: elementwise over several inputs, or a reduction of one over `over`."""
+
+    def infer(ctx: ShapeContext, shapes: list[Shape], p) -> Shape:
+        if p.get("over") is None:
+            return _same_shapes_infer(ctx, shapes, p)
+        if len(shapes) != 1:
+            raise ShapeError(
+                f"`over` reduces one tensor; {name}(a, b) combines tensors elementwise",
+                code="E013",
+            )
+        return reduced(shapes[0], _over(shapes[0], p["over"]))
+
+    def code(c: CodeInputs) -> Code:
+        if c.raw.get("over") is None:
+            return Code(elementwise(c.args))
+        method = "sum" if name == "sum" else "mean"
+        return Code(f"{_recv(c.args[0])}.{method}(dim={_axes_of(c)}, keepdim=True)")
+
+    def buffer(shapes: list[Shape], p) -> Dim:
+        return ZERO if p.get("over") is None else _reduction_buffer(shapes, p)
+
+    return infer, code, buffer
+
+
+SUM = _reducible("sum", lambda args: " + ".join(args) if len(args) > 1 else args[0])
+MEAN = _reducible(
+    "mean", lambda args: f"({' + '.join(args)}) / {len(args)}" if len(args) > 1 else args[0]
+)
+OPTIONAL_AXES = ParamSpec(
+    "over", "axes", None, "reduce one tensor over these axes instead", optional=True
+)
 
 
 def _build() -> dict[str, Primitive]:
@@ -252,19 +446,19 @@ def _build() -> dict[str, Primitive]:
         _pool(
             "avg_pool",
             "Average pooling over the chosen axes (SE's GAP with over=hw).",
-            lambda c: f"{c.args[0]}.mean(dim={_axes(c.raw['over'])}, keepdim=True)",
+            lambda c: f"{_recv(c.args[0])}.mean(dim={_axes_of(c)}, keepdim=True)",
         ),
         _pool(
             "max_pool",
             "Max pooling over the chosen axes (CBAM's GMP with over=hw).",
-            lambda c: f"{c.args[0]}.amax(dim={_axes(c.raw['over'])}, keepdim=True)",
+            lambda c: f"{_recv(c.args[0])}.amax(dim={_axes_of(c)}, keepdim=True)",
         ),
         _pool(
             "std_pool",
             "Standard deviation over the chosen axes (SRM); unbiased (n - 1) by default, as "
             "the SASE code has it, `unbiased=false` divides by n as the SRM paper does.",
             lambda c: (
-                f"std_pool({c.args[0]}, {_axes(c.raw['over'])}"
+                f"std_pool({c.args[0]}, {_axes_of(c)}"
                 + ("" if c.raw["unbiased"] else ", unbiased=False")
                 + ")"
             ),
@@ -274,13 +468,13 @@ def _build() -> dict[str, Primitive]:
         _pool(
             "skew_pool",
             "Third central moment over the chosen axes (MCA's skew, as the SASE code has it).",
-            lambda c: f"skew_pool({c.args[0]}, {_axes(c.raw['over'])})",
+            lambda c: f"skew_pool({c.args[0]}, {_axes_of(c)})",
             imports=("skew_pool",),
         ),
         _pool(
             "lp_pool",
             "L_p pooling (sum x^p)^(1/p) over the chosen axes (SASE; p=4 approximates GMP).",
-            lambda c: f"lp_pool({c.args[0]}, {_axes(c.raw['over'])}, {c.params['p']})",
+            lambda c: f"lp_pool({c.args[0]}, {_axes_of(c)}, {c.params['p']})",
             extra=(ParamSpec("p", "float", 4.0, "the order p"),),
             imports=("lp_pool",),
         ),
@@ -363,8 +557,8 @@ def _build() -> dict[str, Primitive]:
             params=(
                 ParamSpec("out", dim, None, "output channels"),
                 ParamSpec("k", dim, Dim.const(1), "square kernel size (odd)"),
-                ParamSpec("kh", dim, None, "kernel height, overrides k"),
-                ParamSpec("kw", dim, None, "kernel width, overrides k"),
+                ParamSpec("kh", dim, None, "kernel height, overrides k", optional=True),
+                ParamSpec("kw", dim, None, "kernel width, overrides k", optional=True),
                 ParamSpec("dilation", dim, Dim.const(1), "dilation"),
                 ParamSpec("groups", dim, Dim.const(1), "groups"),
                 ParamSpec("bias", "bool", False, "learn a bias"),
@@ -478,7 +672,15 @@ def _build() -> dict[str, Primitive]:
             "nn.functional.hardswish({x})",
         ),
         _unary("identity", "Returns its input.", "{x}"),
-        _unary("zero", "Zeros of the input's shape (DARTS' `none`).", "{x}.mul(0.0)"),
+        Primitive(
+            name="zero",
+            doc="Zeros of the input's shape (DARTS' `none`).",
+            signature="[...] -> [...]",
+            params=(),
+            arity=1,
+            infer=_same,
+            code=lambda c: Code(f"{_recv(c.args[0])}.mul(0.0)"),
+        ),
         # ---- structure -------------------------------------------------------------
         Primitive(
             name="concat",
@@ -501,23 +703,71 @@ def _build() -> dict[str, Primitive]:
         ),
         Primitive(
             name="sum",
-            doc="Elementwise sum of same-shaped inputs (or of a list).",
-            signature="[S], [S], ... -> [S]",
-            params=(),
+            doc="Elementwise sum of same-shaped inputs (or of a list); with `over`, the sum "
+            "of one tensor over those axes, kept as size one.",
+            signature="[S], [S], ... -> [S] | [B, C, H, W] -> [B, C, 1, 1] (over=hw) | ...",
+            params=(OPTIONAL_AXES,),
             arity=None,
-            infer=_same_shapes_infer,
-            code=lambda c: Code(" + ".join(c.args) if len(c.args) > 1 else c.args[0]),
+            infer=SUM[0],
+            code=SUM[1],
+            buffer=SUM[2],
         ),
         Primitive(
             name="mean",
-            doc="Elementwise mean of same-shaped inputs (or of a list).",
-            signature="[S], [S], ... -> [S]",
-            params=(),
+            doc="Elementwise mean of same-shaped inputs (or of a list); with `over`, the mean "
+            "of one tensor over those axes, kept as size one (avg_pool).",
+            signature="[S], [S], ... -> [S] | [B, C, H, W] -> [B, C, 1, 1] (over=hw) | ...",
+            params=(OPTIONAL_AXES,),
             arity=None,
-            infer=_same_shapes_infer,
-            code=lambda c: Code(
-                f"({' + '.join(c.args)}) / {len(c.args)}" if len(c.args) > 1 else c.args[0]
+            infer=MEAN[0],
+            code=MEAN[1],
+            buffer=MEAN[2],
+        ),
+        # ---- axes ------------------------------------------------------------------
+        _pattern_primitive(
+            "permute",
+            "Moves axes, named by an einops-style pattern, e.g. "
+            '`permute(x, "b c h w -> b h c w")` swaps C and H (triplet attention).',
+            '[B, C, H, W] -> [B, H, C, W] ("b c h w -> b h c w") | any order',
+        ),
+        _pattern_primitive(
+            "reshape",
+            "Groups or splits axes, keeping their order: "
+            '`reshape(x, "b c h w -> b c (h w)")` flattens the positions, '
+            '`reshape(y, "b c (h w) -> b c h w", h=H)` splits them back; `1` adds or '
+            "drops an axis of size one.",
+            '[B, C, H, W] -> [B, C, H * W] ("b c h w -> b c (h w)") | ...',
+        ),
+        _pattern_primitive(
+            "rearrange",
+            "permute and reshape in one pattern, as einops' rearrange: "
+            '`rearrange(x, "b c h w -> b (h w) c")` (non-local attention\'s queries).',
+            '[B, C, H, W] -> [B, H * W, C] ("b c h w -> b (h w) c") | ...',
+        ),
+        Primitive(
+            name="softmax",
+            doc="Softmax over the axes `over` names, jointly (over=hw: one distribution "
+            "over all positions, GCNet's context; over=-1: the last axis).",
+            signature="[S] -> [S]",
+            params=(
+                ParamSpec("over", "axes", None, 'the axes that sum to one ("hw", "-1", "2, 3")'),
             ),
+            arity=1,
+            infer=_softmax_infer,
+            code=_softmax_code,
+            buffer=_reduction_buffer,
+        ),
+        Primitive(
+            name="matmul",
+            doc="Matrix product over the last two axes, batched over the others: "
+            "[..., n, k] and [..., k, m] give [..., n, m] (non-local attention's "
+            "affinities and their weighted sum).",
+            signature="[B, ..., N, K], [B, ..., K, M] -> [B, ..., N, M]",
+            params=(),
+            arity=2,
+            infer=_matmul_infer,
+            code=lambda c: Code(f"torch.matmul({c.args[0]}, {c.args[1]})"),
+            buffer=_matmul_buffer,
         ),
     ]
     return {p.name: p for p in prims}

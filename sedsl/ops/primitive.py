@@ -20,11 +20,14 @@ ParamValue = Dim | float | str | bool
 class ShapeError(Exception):
     """Raised by a shape rule when its inputs cannot be accepted; becomes a diagnostic."""
 
-    def __init__(self, message: str, *, help: str | None = None, argument: int = 0):
+    def __init__(
+        self, message: str, *, help: str | None = None, argument: int = 0, code: str | None = None
+    ):
         super().__init__(message)
         self.message = message
         self.help = help
         self.argument = argument  # which tensor argument is at fault, for the span
+        self.code = code  # the diagnostic code, when not the op's shape-mismatch default
 
 
 @dataclass(frozen=True)
@@ -45,10 +48,11 @@ class Obligation:
 @dataclass(frozen=True)
 class ParamSpec:
     name: str
-    type: str  # int | float | str | bool | dim
+    type: str  # int | float | str | bool | dim | axes (a string naming axes, or an axis number)
     default: ParamValue | None = None  # None: required
     doc: str = ""
     choices: tuple[str, ...] = ()
+    optional: bool = False  # may be left out although it has no default
 
 
 @dataclass
@@ -92,14 +96,18 @@ class Primitive:
     arity: int | None  # number of tensor inputs; None for one or more
     infer: Callable[[ShapeContext, list[Shape], dict[str, ParamValue]], Shape]
     code: Callable[[CodeInputs], Code]
-    # minimum pipeline buffer (TSE paper, section 3.2) in elements, from the input shape
-    buffer: Callable[[Shape, dict[str, ParamValue]], Dim] | None = None
+    # minimum pipeline buffer (TSE paper, section 3.2) in elements, from the input shapes
+    buffer: Callable[[list[Shape], dict[str, ParamValue]], Dim] | None = None
     returns_list: bool = False
     stateful: bool = False  # has weights or buffers, so each call site owns a module
     # the dims its weights are shaped by, from the input shapes and parameters; None for the
     # default of a stateful op: the input channels and every `dim` parameter. A weight
     # shaped by H or W pins the module to the size it was built for.
     sized_by: Callable[[list[Shape], dict[str, ParamValue]], tuple[Dim, ...]] | None = None
+    # a parameter that a string after the tensors may give (`permute(x, "b c h w -> ...")`)
+    positional: str | None = None
+    # takes keyword sizes of its pattern's axes besides its parameters (`h=H`)
+    axis_sizes: bool = False
 
     def weight_dims(self, shapes: list[Shape], params: dict[str, ParamValue]) -> tuple[Dim, ...]:
         """The dims this op's weights are shaped by at one call (none if it has no weights)."""

@@ -42,6 +42,14 @@ def lp_pool(x: Tensor, dims: tuple[int, ...], p: float) -> Tensor:
     return powered.sum(dim=dims, keepdim=True).pow(1.0 / p)
 
 
+def softmax_over(x: Tensor, dims: tuple[int, ...]) -> Tensor:
+    """Softmax over several axes jointly (one distribution over all positions with
+    dims=(2, 3), GCNet's attention), the same value as flattening them and calling
+    torch.softmax, for any axes, contiguous or not."""
+    shifted = (x - x.amax(dim=dims, keepdim=True)).exp()
+    return shifted / shifted.sum(dim=dims, keepdim=True)
+
+
 def tile_broadcast(y: Tensor, tile_h: int, tile_w: int, height: int, width: int) -> Tensor:
     """Nearest-neighbour broadcast of per-tile values back to the map (TSE, Figure A1)."""
     y = torch.repeat_interleave(y, tile_h, dim=-2)[:, :, :height, :]

@@ -34,7 +34,7 @@ def test_tse_tiles_match_the_tile_pool_rule():
             env = {**space.param_env(), **point}
             th, tw = params["th"].evaluate(env), params["tw"].evaluate(env)
             shape = (Dim.const(1), *(Dim.const(point[k]) for k in "CHW"))
-            expected = rule(shape, {"h": Dim.const(th), "w": Dim.const(tw)}).evaluate({})
+            expected = rule([shape], {"h": Dim.const(th), "w": Dim.const(tw)}).evaluate({})
             assert evaluate(edge["buffer"][cand.label], point) == expected, (cand.label, point)
 
 
@@ -44,7 +44,7 @@ def test_se_matches_the_global_pool_rule_and_plain_needs_none():
     rule = PRIMITIVES["avg_pool"].buffer
     for point in _points(manifest):
         shape = tuple(Dim.const(v) for v in (1, point["C"], point["H"], point["W"]))
-        assert evaluate(edge["buffer"]["se"], point) == rule(shape, {"over": "hw"}).evaluate({})
+        assert evaluate(edge["buffer"]["se"], point) == rule([shape], {"over": "hw"}).evaluate({})
         assert evaluate(edge["buffer"]["identity"], point) == 0
 
 
