@@ -199,6 +199,9 @@ class _Builder:
             for value in full.values():
                 if isinstance(value, Dim) and not value.is_const:
                     raise NotInlinable(f"{name} with a size that is not a constant")
+        if name in _AXIS_PRIMS or full.get("over", "hw") not in ("hw", "c"):
+            # edge_emit renders every argument as [B, C, H, W]; these depend on the rank
+            raise NotInlinable(f"{name} over axes of a tensor of unknown rank")
         lowered = _LOWERINGS.get(name)
         if lowered is not None and module is None:
             return lowered(self, args[0], full)
@@ -246,6 +249,7 @@ def _lower_skew(b: _Builder, x: int, params) -> int:
     return b.add(PNode("stat", "mean", (cube,), (("over", over),)))
 
 
+_AXIS_PRIMS = frozenset({"permute", "reshape", "rearrange", "softmax", "matmul"})
 _LOWERINGS = {"std_pool": _lower_std, "skew_pool": _lower_skew}
 
 
