@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast as pyast
 
+from sedsl.diagnostics.codes import Code as Diag
 from sedsl.ops.primitive import (
     Code,
     CodeInputs,
@@ -71,7 +72,7 @@ def _over(shape: Shape, over: str) -> tuple[int, ...]:
     try:
         return over_axes(over, len(shape))
     except AxesError as exc:
-        raise ShapeError(str(exc), code="E012") from None
+        raise ShapeError(str(exc), code=Diag.WRONG_VALUE) from None
 
 
 def _recv(arg: str) -> str:
@@ -319,7 +320,7 @@ def _pattern_infer(kind: str):
                 )
             shape, _ = pattern_shape(pattern, shapes[0], sizes, ctx.require)
         except AxesError as exc:
-            raise ShapeError(str(exc), code="E012") from None
+            raise ShapeError(str(exc), code=Diag.WRONG_VALUE) from None
         return shape
 
     return infer
@@ -414,7 +415,7 @@ def _reducible(name: str, elementwise):
         if len(shapes) != 1:
             raise ShapeError(
                 f"`over` reduces one tensor; {name}(a, b) combines tensors elementwise",
-                code="E013",
+                code=Diag.WRONG_ARITY,
             )
         return reduced(shapes[0], _over(shapes[0], p["over"]))
 
