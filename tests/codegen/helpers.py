@@ -11,6 +11,9 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+from sedsl.check.checker import check_file
+from sedsl.codegen.generate import render_space, write_space
+
 ROOT = Path(__file__).resolve().parents[2]
 SPACES = ROOT / "spaces"
 GENERATED = ROOT / "generated"
@@ -56,3 +59,27 @@ def load_generated(space: str) -> tuple[ModuleType, ModuleType]:
             importlib.import_module(f"{package}.fixed"),
         )
     return _LOADED[space]
+
+
+def _load_package(root: Path, package: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        package, root / "__init__.py", submodule_search_locations=[str(root)]
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[package] = module
+    spec.loader.exec_module(module)
+    return importlib.import_module(f"{package}.supernet")
+
+
+_REFERENCE: dict[str, ModuleType] = {}
+
+
+def reference_supernet(space: str, out: Path) -> ModuleType:
+    """supernet.py of `space` generated with --supernet reference (each candidate a module
+    that DARTS' MixedOp calls), written under `out` and imported."""
+    if space not in _REFERENCE:
+        ir = check_file(ROOT / manifest(space)["source"]).space
+        files = render_space(ir, supernet="reference")
+        write_space(files, out, space)
+        _REFERENCE[space] = _load_package(out / space, f"_sedsl_reference_{space}")
+    return _REFERENCE[space]

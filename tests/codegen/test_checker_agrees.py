@@ -2,7 +2,9 @@
 
 For every generated space and every instantiation point declared in its `space.json`, build the
 real `SupernetBlock`, run it (batch 1, eval mode: only shapes matter), and compare with the shapes
-the checker inferred symbolically:
+the checker inferred symbolically. Candidates are observed in the reference supernet
+(`--supernet reference`), where each is a module DARTS' MixedOp calls; the compiled one
+(generated/, which test_compiled.py proves equal to it) is checked at its edges and output:
 
 - every edge's input with `EdgeIR.input`;
 - every candidate's output with `CandidateIR.result` (written in its op set's signature, bound to
@@ -20,7 +22,13 @@ import torch
 from sedsl.check.checker import check_file
 from sedsl.language import ir
 from sedsl.shapes.dims import Dim
-from tests.codegen.helpers import GENERATED_SPACES, ROOT, load_generated, manifest
+from tests.codegen.helpers import (
+    GENERATED_SPACES,
+    ROOT,
+    load_generated,
+    manifest,
+    reference_supernet,
+)
 
 BATCH = 1
 # Points larger than this (C * H * W) are skipped to keep the suite fast on 2 cores: that drops
@@ -78,11 +86,28 @@ def checked_space(space: str) -> ir.SpaceIR:
 
 
 @pytest.mark.parametrize(("space", "point_set", "point"), cases())
-def test_real_shapes_match_the_checkers(space, point_set, point):
+def test_real_shapes_match_the_checkers(space, point_set, point, tmp_path_factory):
     space_ir = checked_space(space)
-    supernet, _ = load_generated(space)
+    compiled, _ = load_generated(space)
+    supernet = reference_supernet(space, tmp_path_factory.getbasetemp() / "reference")
     params = space_ir.param_env()
     env = {**params, **point, "B": BATCH}
+    x = torch.randn(BATCH, point["C"], point["H"], point["W"])
+    edges = {edge.py: edge for edge in space_ir.block.edges}
+
+    compiled_block = compiled.SupernetBlock(point["C"], point["H"], point["W"], compiled.Alphas())
+    compiled_seen = {}
+
+    def record_compiled(name):
+        def hook(_module, inputs, output):  # returns None: the output is left as it is
+            compiled_seen[name] = (tuple(inputs[0].shape), tuple(output.shape))
+
+        return hook
+
+    for name in edges:
+        getattr(compiled_block, name).register_forward_hook(record_compiled(name))
+    with torch.no_grad():
+        assert tuple(compiled_block.eval()(x).shape) == evaluate(space_ir.block.result, env)
 
     torch.manual_seed(0)
     alphas = supernet.Alphas()
@@ -96,7 +121,6 @@ def test_real_shapes_match_the_checkers(space, point_set, point):
 
         return hook
 
-    edges = {edge.py: edge for edge in space_ir.block.edges}
     assert tuple(edges) == tuple(supernet.EDGES)
     for name in edges:
         mixed = getattr(block, name)
@@ -104,7 +128,6 @@ def test_real_shapes_match_the_checkers(space, point_set, point):
         for index, candidate in enumerate(mixed.candidates):
             candidate.register_forward_hook(record((name, index)))
 
-    x = torch.randn(BATCH, point["C"], point["H"], point["W"])
     with torch.no_grad():
         y = block(x)
     assert tuple(y.shape) == evaluate(space_ir.block.result, env)
@@ -118,6 +141,7 @@ def test_real_shapes_match_the_checkers(space, point_set, point):
         real_in, real_out = seen[(name, None)]
         assert real_in == edge_input, f"{name}: input {real_in}, checker {edge_input}"
         assert real_out == evaluate(opset.result, cenv), f"{name}: output {real_out}"
+        assert compiled_seen[name] == (real_in, real_out), name
         for index, cand in enumerate(opset.candidates):
             real_in, real_out = seen[(name, index)]
             inferred = evaluate(cand.result, cenv)

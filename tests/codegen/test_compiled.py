@@ -6,17 +6,18 @@ every alpha, to 1e-10 relative; and a checkpoint of either loads into the other.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 import torch
 
-from sedsl.check.checker import check_file
-from sedsl.codegen.generate import render_space, write_space
-from tests.codegen.helpers import GENERATED_SPACES, ROOT, load_generated, manifest
+from tests.codegen.helpers import (
+    GENERATED_SPACES,
+    load_generated,
+    manifest,
+    reference_supernet,
+)
 
 RTOL = 1e-10
 DEVICES = [
@@ -27,32 +28,9 @@ DEVICES = [
 ]
 
 
-def _load_package(root: Path, package: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        package, root / "__init__.py", submodule_search_locations=[str(root)]
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[package] = module
-    spec.loader.exec_module(module)
-    return importlib.import_module(f"{package}.supernet")
-
-
-_REFERENCE: dict[str, ModuleType] = {}
-
-
 @pytest.fixture(scope="module")
 def reference_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("reference")
-
-
-def reference_supernet(space: str, out: Path) -> ModuleType:
-    """supernet.py of `space` generated with --supernet reference, imported."""
-    if space not in _REFERENCE:
-        ir = check_file(ROOT / manifest(space)["source"]).space
-        files = render_space(ir, supernet="reference")
-        write_space(files, out, space)
-        _REFERENCE[space] = _load_package(out / space, f"_sedsl_reference_{space}")
-    return _REFERENCE[space]
 
 
 def points(space: str) -> list[dict[str, int]]:
