@@ -49,22 +49,9 @@ def test_checker_and_runtime_agree_on_random_spaces():
 
 # each disagreement found, kept as a case: the two verdicts must agree on it
 AGREE_DIR = Path(__file__).resolve().parents[1] / "spaces" / "agree"
-KNOWN = {
-    "no_searched_edge": "the checker accepts a block with no searched edge and the generated "
-    "supernet.py does not parse (not fixed yet)",
-}
 
 
-@pytest.mark.parametrize(
-    "case",
-    [
-        pytest.param(p, marks=[pytest.mark.xfail(reason=KNOWN[p.stem], strict=True)])
-        if p.stem in KNOWN
-        else p
-        for p in sorted(AGREE_DIR.glob("*.space"))
-    ],
-    ids=lambda p: p.stem,
-)
+@pytest.mark.parametrize("case", sorted(AGREE_DIR.glob("*.space")), ids=lambda p: p.stem)
 def test_found_disagreements_stay_fixed(case):
     v = verdicts(case.read_text(encoding="utf-8"))
     assert v.agree, f"checker: {v.checker or 'ok'}; runtime: {v.runtime or 'ok'}"
