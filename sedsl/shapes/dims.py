@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from fractions import Fraction
-from functools import total_ordering
+from functools import lru_cache, total_ordering
 
 Number = int | Fraction
 
@@ -165,8 +165,16 @@ class Dim:
 
     def subs(self, mapping: dict[str, Dim]) -> Dim:
         """Replace symbols by dims (instantiating an op's signature at a call site)."""
-        if not mapping or not (self.symbols() & mapping.keys()):
+        if not mapping:
             return self
+        names = self.symbols() & mapping.keys()
+        if not names:
+            return self
+        # Checking a space instantiates the same few signatures thousands of times (80
+        # distinct cases in 3,000 calls for spaces/): memoise on the bindings that matter.
+        return _subs(self, tuple(sorted((n, mapping[n]) for n in names)))
+
+    def _subs_uncached(self, mapping: dict[str, Dim]) -> Dim:
         total = Dim.const(0)
         for mono, coeff in self.terms:
             term = Dim.const(coeff)
@@ -354,6 +362,11 @@ def _render_term(mono: Monomial, coeff: Fraction) -> str:
     for d in divisors:
         text += f" / {d}"
     return text
+
+
+@lru_cache(maxsize=4096)  # bounded: the language server checks every edit
+def _subs(dim: Dim, bindings: tuple[tuple[str, Dim], ...]) -> Dim:
+    return dim._subs_uncached(dict(bindings))
 
 
 def _rebuild(atom: Opaque, mapping: dict[str, Dim]) -> Dim:

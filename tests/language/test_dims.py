@@ -99,3 +99,14 @@ def test_simplifications_of_division():
     assert c // 1 == c
     assert Dim.const(7) // 2 == Dim.const(3)
     assert str(c // Dim.sym("r")) == "C // r"
+
+
+@FAST
+@given(polynomials, positive, st.sampled_from(SYMBOLS), polynomials, polynomials)
+def test_memoised_subs_equals_uncached(a, b, name, first, second):
+    """The memo keys on the bindings of a dim's own symbols: a binding it does not use, or
+    one seen before with another value, must not change the answer."""
+    for dim in (a, a // b, a.ceildiv(b), a % b):
+        for mapping in ({name: first}, {name: second}, {name: first, "unused": second}):
+            assert dim.subs(mapping) == dim._subs_uncached(mapping)
+            assert str(dim.subs(mapping)) == str(dim._subs_uncached(mapping))
