@@ -334,6 +334,8 @@ def _stack_key(node: PNode) -> tuple | None:
         kw = _const(p["kw"] if isinstance(p.get("kw"), Dim) else k)
         if None in (kh, kw) or _const(p.get("groups")) != 1 or _const(p.get("dilation")) != 1:
             return None
+        if _const(p.get("stride", 1)) != 1 or p.get("padding") is not None:
+            return None  # stacked_conv2d pads 'same' at stride 1: the conv runs on its own
         if _const(p.get("out")) is None or kh % 2 != 1 or kw % 2 != 1:
             return None
         return ("stacked_conv2d", node.args[0], bool(p.get("bias"))), max(kh, kw)

@@ -140,16 +140,28 @@ def _unary(name: str, doc: str, call: str) -> Primitive:
 
 def _conv2d_infer(ctx: ShapeContext, shapes: list[Shape], p) -> Shape:
     b, c, h, w = _rank4(shapes[0])
-    out, groups = p["out"], p["groups"]
+    out, groups, stride = p["out"], p["groups"], p["stride"]
     kh, kw = _kernel(p)
-    for k, axis in ((kh, "height"), (kw, "width")):
-        if not k.is_const or k.value % 2 != 1:
-            ctx.require(k % 2, "==", 1, f"the kernel {axis} must be odd to keep the size")
     ctx.require(out, ">=", 1, "a convolution needs at least one output channel")
     if not groups.is_int(1):
         ctx.require(c % groups, "==", 0, "groups must divide the input channels")
         ctx.require(out % groups, "==", 0, "groups must divide the output channels")
-    return (b, out, h, w)
+    if not stride.is_int(1):
+        ctx.require(stride, ">=", 1, "the stride is at least 1")
+    padding = p.get("padding")
+    if padding is None:  # 'same': keeps H and W at stride 1, ceil(H / stride) otherwise
+        for k, axis in ((kh, "height"), (kw, "width")):
+            if not k.is_const or k.value % 2 != 1:
+                ctx.require(k % 2, "==", 1, f"the kernel {axis} must be odd to keep the size")
+        return (b, out, h.ceildiv(stride), w.ceildiv(stride))
+    ctx.require(padding, ">=", 0, "the padding is at least 0")
+    sizes = []
+    for size, k, axis in ((h, kh, "height"), (w, kw, "width")):
+        # torch: floor((H + 2 padding - dilation (k - 1) - 1) / stride) + 1
+        starts = size + padding * 2 - p["dilation"] * (k - 1)
+        ctx.require(starts, ">=", 1, f"the padded {axis} must hold the kernel")
+        sizes.append((starts - 1) // stride + 1)
+    return (b, out, *sizes)
 
 
 def _kernel(p) -> tuple[Dim, Dim]:
@@ -165,14 +177,27 @@ def _conv2d_code(c: CodeInputs) -> Code:
     kernel = (
         p["k"] if kh == kw and "kh" not in raw and "kw" not in raw else f"({_py(kh)}, {_py(kw)})"
     )
-    padding = _same_padding(kh, kw, raw["dilation"], p["dilation"])
-    args = [c.shapes[0][1], p["out"], kernel, f"padding={padding}"]
+    padding = p.get("padding") or _same_padding(kh, kw, raw["dilation"], p["dilation"])
+    args = [c.shapes[0][1], p["out"], kernel]
+    if p["stride"] != "1":
+        args.append(f"stride={p['stride']}")
+    args.append(f"padding={padding}")
     if p["dilation"] != "1":
         args.append(f"dilation={p['dilation']}")
     if p["groups"] != "1":
         args.append(f"groups={p['groups']}")
     args.append(f"bias={p['bias']}")
     return Code("{m}(" + c.args[0] + ")", init=f"nn.Conv2d({', '.join(args)})")
+
+
+def _conv2d_buffer(shapes: list[Shape], p) -> Dim:
+    """A strided convolution gathers each window into one value (GatherExcite's learned
+    gather), so it holds, as a pooling window does, kh rows: C * min(kh, H) * W. At stride
+    1 it is a local map that emits as the input streams; the model counts nothing for it."""
+    if p["stride"].is_int(1):
+        return ZERO
+    _, c, h, w = shapes[0]
+    return c * Dim.minimum(_kernel(p)[0], h) * w
 
 
 def _same_padding(kh: Dim, kw: Dim, dilation: Dim, dilation_py: str) -> str:
@@ -553,13 +578,26 @@ def _build() -> dict[str, Primitive]:
         Primitive(
             name="conv2d",
             stateful=True,
-            doc="2D convolution with 'same' padding; `groups=C` makes it depth-wise.",
-            signature="[B, C, H, W] -> [B, out, H, W]",
+            doc="2D convolution, 'same' padding (dilation * (k - 1) // 2, odd kernels) unless "
+            "`padding` is given; `groups=C` makes it depth-wise; `stride=2` halves H and W "
+            "to ceil(H / 2), as torch computes it (GatherExcite's gather: "
+            "`conv2d(x, out=C, k=3, stride=2, groups=C)`).",
+            signature="[B, C, H, W] -> [B, out, H, W] | [B, out, ceil(H / stride), "
+            "ceil(W / stride)] (stride) | ...",
             params=(
                 ParamSpec("out", dim, None, "output channels"),
                 ParamSpec("k", dim, Dim.const(1), "square kernel size (odd)"),
                 ParamSpec("kh", dim, None, "kernel height, overrides k", optional=True),
                 ParamSpec("kw", dim, None, "kernel width, overrides k", optional=True),
+                ParamSpec("stride", dim, Dim.const(1), "step between windows"),
+                ParamSpec(
+                    "padding",
+                    dim,
+                    None,
+                    "zeros on each side, instead of 'same'; the size is then "
+                    "(H + 2 padding - dilation (k - 1) - 1) // stride + 1",
+                    optional=True,
+                ),
                 ParamSpec("dilation", dim, Dim.const(1), "dilation"),
                 ParamSpec("groups", dim, Dim.const(1), "groups"),
                 ParamSpec("bias", "bool", False, "learn a bias"),
@@ -567,6 +605,7 @@ def _build() -> dict[str, Primitive]:
             arity=1,
             infer=_conv2d_infer,
             code=_conv2d_code,
+            buffer=_conv2d_buffer,
         ),
         Primitive(
             name="conv1d",

@@ -131,13 +131,18 @@ def generated(tmp_path, name: str, source: str):
     report = check_file(path)
     assert report.ok, [str(d) for d in report.diagnostics]
     out = write_space(render_space(report.space), tmp_path / "generated", "construct")
+    package = import_package(out, f"construct_{name}")
+    return report.space, importlib.import_module(f"{package}.fixed")
+
+
+def import_package(root, package: str) -> str:
+    """Imports the generated package at `root` as `package` (its `from .ops` works)."""
     spec = importlib.util.spec_from_file_location(
-        f"construct_{name}", out / "__init__.py", submodule_search_locations=[str(out)]
+        package, root / "__init__.py", submodule_search_locations=[str(root)]
     )
-    package = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = package
-    spec.loader.exec_module(package)
-    return report.space, importlib.import_module(f"{spec.name}.fixed")
+    sys.modules[package] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sys.modules[package])
+    return package
 
 
 def supernet_of(name: str):
@@ -230,5 +235,147 @@ def test_a_bad_use_is_a_diagnostic(name, tmp_path):
     assert not report.ok
     found = [d for d in report.diagnostics if d.code == code]
     assert found and any(words in d.message for d in found), [
+        f"{d.code} {d.message}" for d in report.diagnostics
+    ]
+
+
+# ---- strided convolution -------------------------------------------------------------------
+# Points where H and W are odd and even (ceil and floor differ) and the strided maps are not
+# square; each conv's value is torch's F.conv2d with the generated module's own weights.
+
+CONV_POINTS = [(4, 7, 6), (3, 5, 9), (2, 8, 8)]
+
+# name: (expression, result shape, the F.conv2d keywords of each conv, in call order)
+CONV_CASES = {
+    "depthwise_stride2": (
+        "conv2d(x, out=C, k=3, stride=2, groups=C)",
+        "[B, C, ceil(H / 2), ceil(W / 2)]",
+        [{"stride": 2, "padding": 1, "groups": "C"}],
+    ),
+    "gather_extent4": (  # GatherExcite's gather at extent 4: two depthwise k=3 stride 2
+        "conv2d(relu(conv2d(x, out=C, k=3, stride=2, groups=C)), out=C, k=3, stride=2, groups=C)",
+        "[B, C, ceil(ceil(H / 2) / 2), ceil(ceil(W / 2) / 2)]",
+        [{"stride": 2, "padding": 1, "groups": "C"}] * 2,
+    ),
+    "stride3_k5": (
+        "conv2d(x, out=2, k=5, stride=3)",
+        "[B, 2, ceil(H / 3), ceil(W / 3)]",
+        [{"stride": 3, "padding": 2}],
+    ),
+    "padding_0": (
+        "conv2d(x, out=C, k=3, stride=2, padding=0)",
+        "[B, C, (H - 3) // 2 + 1, (W - 3) // 2 + 1]",
+        [{"stride": 2, "padding": 0}],
+    ),
+    "patch_even_kernel": (
+        "conv2d(x, out=3, kh=2, kw=4, stride=2, padding=1, bias=true)",
+        "[B, 3, H // 2 + 1, (W - 2) // 2 + 1]",
+        [{"stride": 2, "padding": 1}],
+    ),
+}
+
+
+def conv_space(expr: str, result: str) -> str:
+    return space_source(expr, result).replace(
+        ", ".join(f"({c}, {h}, {w})" for c, h, w in POINTS),
+        ", ".join(f"({c}, {h}, {w})" for c, h, w in CONV_POINTS),
+    )
+
+
+def by_hand(block, x, calls, channels):
+    """The convs of `block` in order, each run as F.conv2d with its own weights (ReLU
+    between two, as in the gather)."""
+    convs = [m for m in block.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert len(convs) == len(calls)
+    for i, (conv, kw) in enumerate(zip(convs, calls, strict=True)):
+        groups = channels if kw.get("groups") == "C" else 1
+        call = {**kw, "groups": groups}
+        x = torch.nn.functional.conv2d(x, conv.weight, conv.bias, **call)
+        if i < len(calls) - 1:
+            x = torch.relu(x)
+    return x
+
+
+@pytest.mark.parametrize("name", list(CONV_CASES))
+def test_strided_conv_shape_and_value(name, tmp_path):
+    expr, result, calls = CONV_CASES[name]
+    space, fixed = generated(tmp_path, name, conv_space(expr, result))
+    torch.manual_seed(0)
+    for c, h, w in CONV_POINTS:
+        env = {"B": 2, "C": c, "H": h, "W": w}
+        inferred = tuple(int(d.evaluate(env)) for d in space.block.result)
+        block = fixed.build_fixed({"y": "f"}, c, h, w).double()
+        x = torch.randn(2, c, h, w, dtype=torch.float64)
+        y = block(x)
+        assert tuple(y.shape) == inferred, (name, (c, h, w))
+        torch.testing.assert_close(y, by_hand(block, x, calls, c), rtol=1e-9, atol=1e-12)
+
+
+def test_depthwise_stride2_is_timms_gather_conv(tmp_path):
+    """timm's GatherExcite (extra_params, extent 2) gathers with create_conv2d(C, C, 3,
+    stride=2, depthwise=True): the same module, weights copied, the same output."""
+    layers = pytest.importorskip("timm.layers")
+    _, fixed = generated(tmp_path, "timm_dw", conv_space(*CONV_CASES["depthwise_stride2"][:2]))
+    for c, h, w in CONV_POINTS:
+        block = fixed.build_fixed({"y": "f"}, c, h, w).double()
+        timm_conv = layers.create_conv2d(c, c, 3, stride=2, depthwise=True).double()
+        (ours,) = [m for m in block.modules() if isinstance(m, torch.nn.Conv2d)]
+        timm_conv.load_state_dict(ours.state_dict())
+        x = torch.randn(2, c, h, w, dtype=torch.float64)
+        torch.testing.assert_close(block(x), timm_conv(x), rtol=1e-12, atol=1e-12)
+
+
+def test_strided_convs_of_one_input_are_not_stacked(tmp_path):
+    """The compiled supernet stacks convs of one input into one 'same' conv at stride 1
+    (sedsl/codegen/compile.py); strided ones, or ones with their own padding, run on their
+    own, and the compiled block equals the reference (MixedOp) block."""
+    source = conv_space("conv2d(x, out=2, k=3, stride=2)", "[B, 2, ceil(H / 2), ceil(W / 2)]")
+    source = source.replace(
+        "{ f }", "{ f, k5 = conv2d(out=2, k=5, stride=2), p1 = conv2d(out=2, k=1, stride=2) }"
+    )
+    space, _ = generated(tmp_path, "stacked", source)
+    compiled = supernet_of("stacked")
+    root = write_space(render_space(space, "reference"), tmp_path / "reference", "construct")
+    reference = importlib.import_module(f"{import_package(root, 'stacked_ref')}.supernet")
+    for c, h, w in CONV_POINTS:
+        torch.manual_seed(0)
+        alphas = compiled.Alphas().double()
+        ours = compiled.SupernetBlock(c, h, w, alphas).double()
+        theirs = reference.SupernetBlock(c, h, w, alphas).double()
+        theirs.load_state_dict(ours.state_dict())
+        torch.nn.init.normal_(alphas.alphas["y"])
+        x = torch.randn(2, c, h, w, dtype=torch.float64)
+        torch.testing.assert_close(ours(x), theirs(x), rtol=1e-10, atol=1e-12)
+        assert ours(x).shape[-2:] == (-(-h // 2), -(-w // 2))
+
+
+CONV_BAD = {
+    "stride_0": ("conv2d(x, out=C, k=3, stride=0)", "[B, C, H, W]", "stride is at least 1"),
+    "kernel_over_input": (
+        "conv2d(x, out=C, k=9, padding=0)",
+        "[B, C, H - 8, W - 8]",
+        "must hold the kernel",
+    ),
+    "even_same": (
+        "conv2d(x, out=C, k=2, stride=2)",
+        "[B, C, ceil(H / 2), ceil(W / 2)]",
+        "must be odd",
+    ),
+    "wrong_declared": (
+        "conv2d(x, out=C, k=3, stride=2)",
+        "[B, C, H // 2, W // 2]",
+        "the result of op `f`",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(CONV_BAD))
+def test_a_bad_strided_conv_is_a_diagnostic(name, tmp_path):
+    expr, result, words = CONV_BAD[name]
+    path = tmp_path / f"{name}.space"
+    path.write_text(conv_space(expr, result), encoding="utf-8")
+    report = check_file(path)
+    assert not report.ok
+    assert any(d.code.startswith("E") and words in d.message for d in report.diagnostics), [
         f"{d.code} {d.message}" for d in report.diagnostics
     ]
