@@ -75,6 +75,7 @@ def _with_defaults(space: ir.SpaceIR, env: dict) -> dict:
 
 def check_space(space: ir.SpaceIR, diagnostics: Diagnostics) -> CheckReport:
     envs = environments(space)
+    evaluate = _memoised(envs)
     requires = {(r.lhs - r.rhs, r.op) for r in space.requirements}
     proved = evaluated = unproved = 0
     missed: dict[str, dict[str, list[ir.Claim]]] = {}  # op set -> candidate -> failed claims
@@ -84,7 +85,7 @@ def check_space(space: ir.SpaceIR, diagnostics: Diagnostics) -> CheckReport:
         if verdict is True:
             proved += 1
             continue
-        outcome = False if verdict is False else _evaluate(ob, envs)
+        outcome = False if verdict is False else evaluate(ob)
         if outcome is None:
             unproved += 1
             diagnostics.warning(
@@ -104,7 +105,7 @@ def check_space(space: ir.SpaceIR, diagnostics: Diagnostics) -> CheckReport:
     _report_missed_signatures(diagnostics, space, missed, requires, envs)
     for req in space.requirements:
         ob = Obligation(req.lhs, req.op, req.rhs, f"requirement `{req.text}`")
-        if _evaluate(ob, envs) is False:
+        if evaluate(ob) is False:
             _report_failure(
                 diagnostics,
                 Code.REQUIREMENT,
@@ -200,6 +201,20 @@ def _value(dim: Dim, env) -> Fraction | None:
         return dim.evaluate(env)
     except (KeyError, ZeroDivisionError):
         return None
+
+
+def _memoised(envs):
+    """_evaluate over `envs`, once per distinct condition: op-set candidates repeat the
+    same obligations (61 distinct of 335 for spaces/)."""
+    verdicts: dict[tuple, bool | None] = {}
+
+    def evaluate(ob: Obligation) -> bool | None:
+        key = (ob.lhs, ob.op, ob.rhs)
+        if key not in verdicts:
+            verdicts[key] = _evaluate(ob, envs)
+        return verdicts[key]
+
+    return evaluate
 
 
 def _evaluate(ob: Obligation, envs) -> bool | None:
