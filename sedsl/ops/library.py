@@ -325,6 +325,29 @@ def _broadcast_code(c: CodeInputs) -> Code:
     )
 
 
+def _interpolate_infer(ctx, shapes, p) -> Shape:
+    y, x = _rank4(shapes[0]), _rank4(shapes[1], "the reference input")
+    if y[0] != x[0]:
+        ctx.require(y[0], "==", x[0], "one batch")
+    return (y[0], y[1], x[2], x[3])
+
+
+def _interpolate_code(c: CodeInputs) -> Code:
+    y, x = c.args
+    mode = c.raw["mode"]
+    corners = ", align_corners=False" if mode in ("bilinear", "bicubic") else ""
+    return Code(
+        f"nn.functional.interpolate({y}, size={_recv(x)}.shape[-2:], mode={mode!r}{corners})"
+    )
+
+
+def _interpolate_buffer(shapes: list[Shape], p) -> Dim:
+    """Resizing emits row by row from one row of the small map (what made the small map,
+    a pooling or a strided conv, states its own window): C * w."""
+    _, c, _, w = shapes[0]
+    return c * w
+
+
 # ---- axes: permute, reshape, rearrange, softmax, matmul ------------------------------------
 
 PATTERN = ParamSpec("pattern", "str", None, 'input axes -> output axes, e.g. "b c h w -> b h c w"')
@@ -573,6 +596,26 @@ def _build() -> dict[str, Primitive]:
             arity=2,
             infer=_broadcast_infer,
             code=_broadcast_code,
+        ),
+        Primitive(
+            name="interpolate",
+            doc="Resizes y to the height and width of x, read from x at forward so that it "
+            "follows any input size (GatherExcite's way back: "
+            "`interpolate(gather, x)`, nearest as timm's F.interpolate(..., size=x.shape[-2:])).",
+            signature="[B, C, h, w], [B, _, H, W] -> [B, C, H, W]",
+            params=(
+                ParamSpec(
+                    "mode",
+                    "str",
+                    "nearest",
+                    "torch's interpolation mode (bilinear and bicubic with align_corners=False)",
+                    ("nearest", "nearest-exact", "bilinear", "bicubic", "area"),
+                ),
+            ),
+            arity=2,
+            infer=_interpolate_infer,
+            code=_interpolate_code,
+            buffer=_interpolate_buffer,
         ),
         # ---- learned maps ----------------------------------------------------------
         Primitive(

@@ -110,7 +110,24 @@ CASES = {
             "bcn,bn->bc", x.flatten(2), x.mean(1).flatten(1).softmax(-1)
         ).reshape(x.shape[0], -1, 1, 1),
     ),
+    "interpolate_nearest": (
+        "interpolate(tile_pool(x, h=2, w=3), x)",
+        "[B, C, H, W]",
+        lambda x: nearest(torch.nn.functional.avg_pool2d(x, (2, 3), ceil_mode=True), x),
+    ),
+    "interpolate_bilinear": (
+        'x * interpolate(max_pool(x, over="w"), x, mode="bilinear")',
+        "[B, C, H, W]",
+        lambda x: x * x.amax(3, keepdim=True),  # one column: bilinear is a broadcast
+    ),
 }
+
+
+def nearest(y, x):
+    """Nearest resize by index, as torch defines it: out[i] = y[floor(i * h / H)]."""
+    rows = torch.arange(x.shape[2]) * y.shape[2] // x.shape[2]
+    cols = torch.arange(x.shape[3]) * y.shape[3] // x.shape[3]
+    return y[:, :, rows][:, :, :, cols]
 
 
 def space_source(expr: str, result: str) -> str:
@@ -217,6 +234,14 @@ BAD = {
     ),
     "over_range": ("softmax(x, over=4)", "[B, C, H, W]", "E012", "out of range"),
     "over_two_tensors": ('sum(x, x, over="hw")', "[B, C, 1, 1]", "E013", "reduces one tensor"),
+    "interpolate_one": ("interpolate(x)", "[B, C, H, W]", "E013", "takes 2 tensor inputs"),
+    "interpolate_rank3": (
+        'interpolate(reshape(x, "b c h w -> b c (h w)"), x)',
+        "[B, C, H, W]",
+        "E023",
+        "rank 4",
+    ),
+    "interpolate_mode": ('interpolate(x, x, mode="linear")', "[B, C, H, W]", "E012", "one of"),
     "matmul_contract": (
         'matmul(reshape(x, "b c h w -> b c (h w)"), reshape(x, "b c h w -> b c (h w)"))',
         "[B, C, C]",
@@ -379,3 +404,64 @@ def test_a_bad_strided_conv_is_a_diagnostic(name, tmp_path):
     assert any(d.code.startswith("E") and words in d.message for d in report.diagnostics), [
         f"{d.code} {d.message}" for d in report.diagnostics
     ]
+
+
+def timm_gather_excite(layers, channels: int, extent: int) -> torch.nn.Module:
+    """timm 1.0.31's GatherExcite(extra_params=True, use_mlp=False), transcribed from
+    gather_excite.py (its constructor raises TypeError there: `*dd` where `**dd` is meant),
+    built from timm's own create_conv2d."""
+    gather = torch.nn.Sequential()
+    for i in range(extent.bit_length() - 1):  # log2(extent) convs
+        if i:
+            gather.append(torch.nn.ReLU())
+        gather.append(layers.create_conv2d(channels, channels, 3, stride=2, depthwise=True))
+        gather.append(torch.nn.BatchNorm2d(channels))
+
+    class GatherExcite(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.gather = gather
+
+        def forward(self, x):
+            x_ge = torch.nn.functional.interpolate(self.gather(x), size=x.shape[-2:])
+            return x * torch.sigmoid(x_ge)
+
+    return GatherExcite()
+
+
+@pytest.mark.parametrize("extent", [2, 4])
+@pytest.mark.parametrize("train", [False, True])
+def test_gather_excite_with_params_is_timms(extent, train, tmp_path):
+    """GatherExcite with parameters at extent 2 and 4: depthwise k=3 stride-2 convs with
+    BN (ReLU between), nearest back to x's size, sigmoid gate; the same output as timm's,
+    weights copied, at sizes where ceil and floor differ."""
+    layers = pytest.importorskip("timm.layers")
+    stage = "bn(conv2d({}, out=C, k=3, stride=2, groups=C))"
+    gather = stage.format("x")
+    for _ in range(extent // 4):
+        gather = stage.format(f"relu({gather})")
+    expr = f"x * sigmoid(interpolate({gather}, x))"
+    _, fixed = generated(tmp_path, f"ge{extent}{train}", conv_space(expr, "[B, C, H, W]"))
+    kinds = torch.nn.Conv2d | torch.nn.BatchNorm2d
+    for c, h, w in CONV_POINTS:
+        torch.manual_seed(1)
+        ours = fixed.build_fixed({"y": "f"}, c, h, w).double().train(train)
+        theirs = timm_gather_excite(layers, c, extent).double().train(train)
+        mine = [m for m in ours.modules() if isinstance(m, kinds)]
+        timms = [m for m in theirs.gather if isinstance(m, kinds)]
+        for a, b in zip(mine, timms, strict=True):
+            with torch.no_grad():
+                for p in a.parameters():
+                    p.normal_()
+            b.load_state_dict(a.state_dict())
+        x = torch.randn(3, c, h, w, dtype=torch.float64)
+        torch.testing.assert_close(ours(x), theirs(x), rtol=1e-10, atol=1e-12)
+
+
+def test_interpolate_follows_the_input_size(tmp_path):
+    """Built at one size, run at another: the resize goes to the input at hand."""
+    expr, result, reference = CASES["interpolate_nearest"]
+    _, fixed = generated(tmp_path, "follow", space_source(expr, result))
+    block = fixed.build_fixed({"y": "f"}, 4, 6, 5).double()
+    x = torch.randn(2, 4, 11, 9, dtype=torch.float64)
+    torch.testing.assert_close(block(x), reference(x), rtol=1e-12, atol=1e-12)
