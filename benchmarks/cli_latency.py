@@ -4,9 +4,10 @@ Alternating subprocess runs (so drift in machine load hits both alike), medians 
 
     python benchmarks/cli_latency.py [--runs 15]
 
-Target: `sedsl check spaces/*.space` within 2.0x of `python -c "import lark"`. Reported
-twice: as a user runs it (the check cache warm, as after any earlier check of unchanged
-files) and cold (SEDSL_NO_CACHE=1: parse, resolve and check everything).
+Targets (issue 10 point 5): `sedsl check spaces/*.space` within 1.2x of
+`python -c "import lark"` as a user runs it (the check cache warm, as after any earlier
+check of unchanged files) and within 2.0x cold (SEDSL_NO_CACHE=1: parse, resolve and
+check everything). Run it on a quiet machine: state the load average with the figures.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-TARGET = 2.0
+WARM_TARGET, COLD_TARGET = 1.2, 2.0
 
 
 def _time(cmd: list[str], env: dict | None = None) -> float:
@@ -49,13 +50,16 @@ def main() -> None:
         cold.append(_time(check, cold_env))
     lark_median = statistics.median(larks)
     print(f"python -c 'import lark': median {lark_median * 1000:.0f} ms")
-    for label, times in (("warm cache", warm), ("no cache  ", cold)):
+    for label, times, target in (
+        ("warm cache", warm, WARM_TARGET),
+        ("no cache  ", cold, COLD_TARGET),
+    ):
         median = statistics.median(times)
         ratio = median / lark_median
-        verdict = "ok" if ratio <= TARGET else "OVER"
+        verdict = "ok" if ratio <= target else "OVER"
         print(
             f"sedsl check spaces/*.space, {label}: median {median * 1000:.0f} ms, "
-            f"ratio {ratio:.2f} (target <= {TARGET}) {verdict}"
+            f"ratio {ratio:.2f} (target <= {target}) {verdict}"
         )
 
 
