@@ -4,8 +4,11 @@ so it cannot drift) and every diagnostic code. SEDSL_UPDATE_GOLDEN=1 regenerates
 from __future__ import annotations
 
 import os
+import re
 
+from sedsl.check.checker import check_file
 from sedsl.check.codes import CODES
+from sedsl.language.names import RESERVED
 from sedsl.ops.library import PRIMITIVES
 from tests.language.conftest import ROOT
 
@@ -60,3 +63,22 @@ def test_docs_mention_every_primitive_and_code():
         assert f"`{name}`" in text, name
     for code in CODES:
         assert code in text, code
+
+
+def test_reserved_names_listed_are_the_codes():
+    """The list up front in docs/language.md is names.RESERVED, so it cannot drift."""
+    text = DOC.read_text(encoding="utf-8")
+    listed = text.split("<!-- reserved:begin -->")[1].split("<!-- reserved:end -->")[0]
+    assert sorted(re.findall(r"`(\w+)`", listed)) == sorted(RESERVED)
+
+
+def test_every_space_example_of_the_docs_checks_clean(tmp_path):
+    """Each ```space example=NAME block of docs/language.md is a whole space: it checks."""
+    text = DOC.read_text(encoding="utf-8")
+    examples = re.findall(r"^```space example=(\w+)\n(.*?)^```$", text, re.M | re.S)
+    assert examples
+    for name, body in examples:
+        path = tmp_path / f"{name}.space"
+        path.write_text(body, encoding="utf-8")
+        report = check_file(path)
+        assert report.ok, (name, [f"{d.code} {d.message}" for d in report.diagnostics])
