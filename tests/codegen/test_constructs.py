@@ -465,3 +465,18 @@ def test_interpolate_follows_the_input_size(tmp_path):
     block = fixed.build_fixed({"y": "f"}, 4, 6, 5).double()
     x = torch.randn(2, 4, 11, 9, dtype=torch.float64)
     torch.testing.assert_close(block(x), reference(x), rtol=1e-12, atol=1e-12)
+
+
+def test_a_strided_gather_built_at_one_size_is_the_block_built_at_another(tmp_path):
+    """A strided conv's weights do not depend on H or W, and interpolate reads x's size at
+    forward: built at 6 x 5 and run at 11 x 9, the block equals one built at 11 x 9."""
+    expr = "x * sigmoid(interpolate(bn(conv2d(x, out=C, k=3, stride=2, groups=C)), x))"
+    _, fixed = generated(tmp_path, "ge_size", conv_space(expr, "[B, C, H, W]"))
+    small = fixed.build_fixed({"y": "f"}, 4, 6, 5).double().eval()
+    large = fixed.build_fixed({"y": "f"}, 4, 11, 9).double().eval()
+    with torch.no_grad():
+        for p in small.parameters():
+            p.normal_()
+    large.load_state_dict(small.state_dict())
+    x = torch.randn(2, 4, 11, 9, dtype=torch.float64)
+    torch.testing.assert_close(small(x), large(x), rtol=0, atol=0)
