@@ -189,8 +189,7 @@ def main() -> None:
 def check(files: tuple[Path, ...], fmt: str, sets: tuple[str, ...]) -> None:
     """Check .space files: syntax, names, every candidate's shapes at every point."""
     from sedsl.check.cache import CachedCheck
-    from sedsl.check.render import render_concise, render_json, render_text
-    from sedsl.check.sizes import size_note
+    from sedsl.check.render import render_concise, render_json, render_text, size_note
 
     overrides = _parse_sets(sets)
     all_diags, sources, summaries, sizes = [], {}, [], []

@@ -113,3 +113,18 @@ def render_json(diags: Iterable[Diagnostic], files: list[str], sizes: list | Non
     }
     payload["sizes"] = sizes or []  # per clean space: which candidates follow any size
     return json.dumps(payload, indent=2) + "\n"
+
+
+# Here, not in sizes.py, so that a warm `sedsl check` (sizes from the cache) does not import
+# the IR and the op library.
+def size_note(report: dict) -> str | None:
+    """One line naming the candidates (and block part) that pin the input size, if any."""
+    pins = [f"{c['opset']}.{c['candidate']}" for c in report["candidates"] if c["pinned_by"]]
+    if report["block"]["pinned_by"]:
+        pins.insert(0, f"the block ({report['block']['pinned_by']})")
+    if not pins:
+        return None
+    return (
+        f"{report['file']}: note: {len(pins)} of {len(report['candidates'])} candidates pin the "
+        f"input size (weights shaped by H or W), the others follow any size: {', '.join(pins)}"
+    )

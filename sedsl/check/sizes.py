@@ -241,16 +241,3 @@ def size_report(space: ir.SpaceIR, display: str) -> dict:
         "block": {"size_agnostic": fixed is None, "pinned_by": fixed},
         "candidates": candidates,
     }
-
-
-def size_note(report: dict) -> str | None:
-    """One line naming the candidates (and block part) that pin the input size, if any."""
-    pins = [f"{c['opset']}.{c['candidate']}" for c in report["candidates"] if c["pinned_by"]]
-    if report["block"]["pinned_by"]:
-        pins.insert(0, f"the block ({report['block']['pinned_by']})")
-    if not pins:
-        return None
-    return (
-        f"{report['file']}: note: {len(pins)} of {len(report['candidates'])} candidates pin the "
-        f"input size (weights shaped by H or W), the others follow any size: {', '.join(pins)}"
-    )
