@@ -231,25 +231,87 @@ def _conv1d_infer(ctx, shapes, p) -> Shape:
 # ---- structure -------------------------------------------------------------------------
 
 
+def _along(shape: Shape, along: str) -> int:
+    """The one axis `along` names (a letter of [B, C, H, W] or a number)."""
+    axes = _over(shape, along)
+    if len(axes) != 1:
+        raise ShapeError(f'`along` names one axis, got "{along}"', code="E012")
+    return axes[0]
+
+
+def _axis_name(rank: int, axis: int) -> str:
+    return "BCHW"[axis] if rank == 4 else f"axis {axis}"
+
+
 def _concat_infer(ctx, shapes, p) -> Shape:
-    first = _rank4(shapes[0], "every input")
-    channels = first[1]
+    """Inputs of one rank that agree on every axis but `along` (the channels by default)."""
+    first = shapes[0]
+    axis = _along(first, p["along"])
+    total = first[axis]
     for i, shape in enumerate(shapes[1:], start=1):
-        _rank4(shape, "every input")
-        for axis in (0, 2, 3):
-            if shape[axis] != first[axis]:
-                if not (shape[axis].is_const and first[axis].is_const):
+        if len(shape) != len(first):
+            raise ShapeError(
+                f"concat needs inputs of one rank: input {i + 1} has rank {len(shape)}, "
+                f"input 1 has {len(first)}",
+                argument=i,
+            )
+        for other in (a for a in range(len(first)) if a != axis):
+            name = _axis_name(len(first), other)
+            if shape[other] != first[other]:
+                if not (shape[other].is_const and first[other].is_const):
                     ctx.require(
-                        shape[axis], "==", first[axis], f"concat needs equal {'BCHW'[axis]} sizes"
+                        shape[other], "==", first[other], f"concat needs equal {name} sizes"
                     )
                     continue
                 raise ShapeError(
-                    f"concat needs inputs that agree except in C: input {i + 1} has "
-                    f"{'BCHW'[axis]} = {shape[axis]}, input 1 has {first[axis]}",
+                    f"concat needs inputs that agree except in {_axis_name(len(first), axis)}: "
+                    f"input {i + 1} has {name} = {shape[other]}, input 1 has {first[other]}",
                     argument=i,
                 )
-        channels = channels + shape[1]
-    return (first[0], channels, first[2], first[3])
+        total = total + shape[axis]
+    return tuple(total if a == axis else d for a, d in enumerate(first))
+
+
+def _concat_code(c: CodeInputs) -> Code:
+    axis = over_axes(c.raw["along"], len(c.shapes[0]))[0]
+    return Code(f"torch.cat([{', '.join(c.args)}], dim={axis})")
+
+
+def _window_infer(ctx, shapes, p) -> Shape:
+    b, c, h, w = _rank4(shapes[0])
+    k, stride = p["k"], p["stride"]
+    if not k.is_const or k.value % 2 != 1:
+        ctx.require(k % 2, "==", 1, "the window must be odd, so that k // 2 pads it evenly")
+    ctx.require(stride, ">=", 1, "the stride is at least 1")
+    return (b, c, h.ceildiv(stride), w.ceildiv(stride))
+
+
+def _window_code(c: CodeInputs) -> Code:
+    k, stride = c.params["k"], c.params["stride"]
+    x = c.args[0]
+    if c.raw["mode"] == "max":
+        return Code(f"nn.functional.max_pool2d({x}, {k}, {stride}, {k} // 2)")
+    return Code(f"nn.functional.avg_pool2d({x}, {k}, {stride}, {k} // 2, count_include_pad=False)")
+
+
+def _window_buffer(shapes: list[Shape], p) -> Dim:
+    """A window of k rows must be held: k * W * C."""
+    _, c, h, w = shapes[0]
+    return c * Dim.minimum(p["k"], h) * w
+
+
+def _narrow_infer(ctx, shapes, p) -> Shape:
+    shape = shapes[0]
+    axis = _along(shape, p["along"])
+    start, length = p["start"], p["length"]
+    ctx.require(length, ">=", 1, "narrow keeps at least one element")
+    ctx.require(start + length, "<=", shape[axis], "narrow stays inside the axis")
+    return tuple(length if a == axis else d for a, d in enumerate(shape))
+
+
+def _narrow_code(c: CodeInputs) -> Code:
+    axis = over_axes(c.raw["along"], len(c.shapes[0]))[0]
+    return Code(f"{_recv(c.args[0])}.narrow({axis}, {c.params['start']}, {c.params['length']})")
 
 
 def _split_infer(ctx, shapes, p) -> Shape:
@@ -411,6 +473,12 @@ def _softmax_code(c: CodeInputs) -> Code:
     if len(axes) == 1:
         return Code(f"torch.softmax({c.args[0]}, dim={axes[0]})")
     return Code(f"softmax_over({c.args[0]}, {_dims(axes)})", imports=("softmax_over",))
+
+
+def _scale_code(c: CodeInputs) -> Code:
+    by = c.params["by"]
+    by = by if by.isidentifier() or by.isdigit() else f"({by})"
+    return Code(f"{_recv(c.args[0])} * {by} ** {c.params['power']}")
 
 
 def _matmul_infer(ctx: ShapeContext, shapes: list[Shape], p) -> Shape:
@@ -733,6 +801,24 @@ def _build() -> dict[str, Primitive]:
                 + ")",
             ),
         ),
+        Primitive(
+            name="dropout",
+            stateful=True,
+            doc="Dropout in training, identity in eval; `channels=true` drops whole channels "
+            "(Dropout2d, BAT's output).",
+            signature="[S] -> [S]",
+            params=(
+                ParamSpec("p", "float", 0.5, "the probability of dropping"),
+                ParamSpec("channels", "bool", False, "drop whole channel maps"),
+            ),
+            arity=1,
+            infer=_same,
+            code=lambda c: Code(
+                "{m}(" + c.args[0] + ")",
+                init=f"nn.Dropout{'2d' if c.raw['channels'] else ''}({c.params['p']})",
+            ),
+            sized_by=lambda shapes, p: (),
+        ),
         # ---- activations and trivia --------------------------------------------------
         _unary("relu", "Rectified linear unit.", "torch.relu({x})"),
         _unary(
@@ -767,12 +853,43 @@ def _build() -> dict[str, Primitive]:
         # ---- structure -------------------------------------------------------------
         Primitive(
             name="concat",
-            doc="Concatenation along channels, in argument order.",
-            signature="[B, C1, H, W], [B, C2, H, W], ... -> [B, C1 + C2 + ..., H, W]",
-            params=(),
+            doc="Concatenation along channels, in argument order; `along` names another "
+            'axis: `concat(x_h, x_w, along="h")` stacks two strips (coordinate attention).',
+            signature="[B, C1, H, W], [B, C2, H, W], ... -> [B, C1 + C2 + ..., H, W] | ...",
+            params=(ParamSpec("along", "axes", "c", "the axis to join along"),),
             arity=None,
             infer=_concat_infer,
-            code=lambda c: Code(f"torch.cat([{', '.join(c.args)}], dim=1)"),
+            code=_concat_code,
+        ),
+        Primitive(
+            name="window_pool",
+            doc='Average (or max, mode="max") pooling over k x k windows with a stride, '
+            "padded by k // 2 and the padding not counted (GatherExcite's gather): "
+            "[B, C, ceil(H / stride), ceil(W / stride)].",
+            signature="[B, C, H, W] -> [B, C, ceil(H / stride), ceil(W / stride)]",
+            params=(
+                ParamSpec("k", "dim", Dim.const(3), "the window's side (odd)"),
+                ParamSpec("stride", "dim", Dim.const(2), "the step between windows"),
+                ParamSpec("mode", "str", "avg", "`avg` or `max`", ("avg", "max")),
+            ),
+            arity=1,
+            infer=_window_infer,
+            code=_window_code,
+            buffer=_window_buffer,
+        ),
+        Primitive(
+            name="narrow",
+            doc="The `length` elements from `start` along one axis: "
+            '`narrow(y, along="h", start=H, length=W)` keeps rows H to H + W - 1.',
+            signature="[B, C, H, W] -> [B, C, length, W] (along=h) | ...",
+            params=(
+                ParamSpec("along", "axes", None, "the axis to cut"),
+                ParamSpec("start", "dim", Dim.const(0), "the first element kept"),
+                ParamSpec("length", "dim", None, "how many are kept"),
+            ),
+            arity=1,
+            infer=_narrow_infer,
+            code=_narrow_code,
         ),
         Primitive(
             name="split",
@@ -839,6 +956,20 @@ def _build() -> dict[str, Primitive]:
             infer=_softmax_infer,
             code=_softmax_code,
             buffer=_reduction_buffer,
+        ),
+        Primitive(
+            name="scale",
+            doc="Multiplies by a size raised to a power, the size read from the input at "
+            "forward: `scale(a, by=C, power=-0.5)` divides by sqrt(C), dot-product attention's "
+            "scale.",
+            signature="[S] -> [S]",
+            params=(
+                ParamSpec("by", "dim", None, "a size, e.g. C or H * W"),
+                ParamSpec("power", "float", 1.0, "its exponent"),
+            ),
+            arity=1,
+            infer=_same,
+            code=_scale_code,
         ),
         Primitive(
             name="matmul",

@@ -1,5 +1,5 @@
-"""Attention blocks timm does not ship, as spaces with searched choices: SRM and BAM (and triplet
-attention once axis permutation lands). Each genotype is tested against a reference written here
+"""Attention blocks timm does not ship, as spaces with searched choices: SRM, BAM and triplet
+attention. Each genotype is tested against a reference written here
 from the paper's text (not from sedsl's output): weights copied by name, float64, two sizes,
 train mode then eval mode (tests/reach/compare.py)."""
 
@@ -124,3 +124,48 @@ def _bam_names(spatial: bool) -> dict[str, str]:
 def test_bam_equals_the_papers_definition(genotype):
     spatial = genotype == "bam"
     check("bam", genotype, lambda c: BAMReference(c, spatial=spatial), _bam_names(spatial))
+
+
+# ---- triplet attention ---------------------------------------------------------------------
+
+
+class TripletReference(nn.Module):
+    """Triplet attention (Misra, Nalamada, Arasanipalai and Hou, "Rotate to Attend:
+    Convolutional Triplet Attention Module", WACV 2021), section 3.2 and Figure 3. Three
+    branches; the first rotates the input 90 degrees along the H axis so that C and H swap
+    ([B, H, C, W]), the second along the W axis so that C and W swap ([B, W, H, C]), the third
+    keeps it. Each branch Z-pools its tensor over its first (non-batch) axis, Z(x) = [max_0 x,
+    mean_0 x] (two maps, max first), applies a k x k convolution (k = 7) to one map and batch
+    normalisation, a sigmoid, multiplies its tensor by that map and rotates back. The output is
+    the simple average of the three, 1/3 (y_1 + y_2 + y_3). `kernels` sets k per branch."""
+
+    def __init__(self, kernels: tuple[int, int, int] = (7, 7, 7)) -> None:
+        super().__init__()
+        self.convs = nn.ModuleList(nn.Conv2d(2, 1, k, padding=k // 2, bias=False) for k in kernels)
+        self.bns = nn.ModuleList(nn.BatchNorm2d(1) for _ in kernels)
+
+    def _gate(self, i: int, x: Tensor) -> Tensor:
+        z = torch.stack([x.amax(dim=1), x.mean(dim=1)], dim=1)  # Z-pool: [B, 2, ., .]
+        return x * torch.sigmoid(self.bns[i](self.convs[i](z)))
+
+    def forward(self, x: Tensor) -> Tensor:
+        y_ch = self._gate(0, x.transpose(1, 2)).transpose(1, 2)  # C and H swapped, and back
+        y_cw = self._gate(1, x.transpose(1, 3)).transpose(1, 3)  # C and W swapped, and back
+        y_hw = self._gate(2, x)
+        return (y_ch + y_cw + y_hw) / 3
+
+
+def _triplet_names(edges: tuple[str, str, str]) -> dict[str, str]:
+    names = {}
+    for i, edge in enumerate(edges):
+        names[f"convs.{i}.weight"] = f"{edge}.conv2d.weight"
+        names |= bn(f"bns.{i}", f"{edge}.bn")
+    return names
+
+
+@pytest.mark.parametrize(
+    ("genotype", "kernels"), [("triplet", (7, 7, 7)), ("triplet_3_5_7", (3, 5, 7))]
+)
+def test_triplet_equals_the_papers_definition(genotype, kernels):
+    names = _triplet_names(("g_ch", "g_cw", "g_hw"))
+    check("triplet", genotype, lambda c: TripletReference(kernels), names)

@@ -14,8 +14,10 @@ from unittest import mock
 
 import timm.layers.gather_excite as timm_ge
 from timm.layers.cbam import CbamModule, LightCbamModule
-from timm.layers.coord_attn import EfficientLocalAttn, SimpleCoordAttn, StripAttn
+from timm.layers.coord_attn import CoordAttn, EfficientLocalAttn, SimpleCoordAttn, StripAttn
 from timm.layers.eca import CecaModule, EcaModule
+from timm.layers.global_context import GlobalContext
+from timm.layers.non_local_attn import BatNonLocalAttn, NonLocalAttn
 from timm.layers.squeeze_excite import EffectiveSEModule, SEModule
 from torch import nn
 
@@ -37,6 +39,7 @@ class Row:
     channels_ok: Callable[[int], bool] = lambda c: True
     note: str = ""
     variant: str = ""  # tells apart two rows of one timm name
+    sizes: tuple[tuple[int, int, int], ...] = ()  # (C, H, W) to compare at, if not the default
 
     @property
     def id(self) -> str:
@@ -57,6 +60,42 @@ def _conv(timm_prefix: str, our_prefix: str, bias: bool = True) -> dict[str, str
     if bias:
         names[f"{timm_prefix}.bias"] = f"{our_prefix}.bias"
     return names
+
+
+def _ln_mlp(timm_prefix: str, our_prefix: str) -> dict[str, str]:
+    """timm's ConvMlp with a LayerNorm2d (GlobalContext) onto the space's `ln_mlp`."""
+    return {
+        **_conv(f"{timm_prefix}.fc1", f"{our_prefix}.hidden_conv2d"),
+        **_conv(f"{timm_prefix}.norm", f"{our_prefix}.hidden_group_norm"),
+        **_conv(f"{timm_prefix}.fc2", f"{our_prefix}.conv2d"),
+    }
+
+
+def _non_local(our_prefix: str) -> dict[str, str]:
+    """timm's NonLocalAttn onto the space's `non_local`."""
+    return {
+        **_conv("t", f"{our_prefix}.t_conv2d"),
+        **_conv("p", f"{our_prefix}.p_conv2d"),
+        **_conv("g", f"{our_prefix}.g_conv2d"),
+        **_conv("z", f"{our_prefix}.conv2d"),
+        **_bn("norm", f"{our_prefix}.bn"),
+    }
+
+
+def _bat(our_prefix: str, bilinear: str) -> dict[str, str]:
+    """timm's BatNonLocalAttn onto the space's `bat` (its transform: `bilinear`)."""
+    return {
+        **_conv("conv1.conv", f"{our_prefix}.reduced_conv2d", bias=False),
+        **_bn("conv1.bn", f"{our_prefix}.reduced_bn"),
+        **_conv("ba.conv1.conv", f"{bilinear}.out_conv2d", bias=False),
+        **_bn("ba.conv1.bn", f"{bilinear}.out_bn"),
+        **_conv("ba.conv_p", f"{bilinear}.p_logits_conv2d"),
+        **_conv("ba.conv_q", f"{bilinear}.q_logits_conv2d"),
+        **_conv("ba.conv2.conv", f"{bilinear}.conv2d", bias=False),
+        **_bn("ba.conv2.bn", f"{bilinear}.bn"),
+        **_conv("conv2.conv", f"{our_prefix}.conv2d", bias=False),
+        **_bn("conv2.bn", f"{our_prefix}.bn"),
+    }
 
 
 class _TorchNN:
@@ -119,6 +158,16 @@ ROWS: tuple[Row, ...] = (
         note="timm picks the kernel from C, 3 below 128 channels; here it is `eca_k`",
     ),
     Row(
+        "ecam",
+        "EcaModule(C, use_mlp=True)",
+        "timm_channel",
+        "ecam",
+        lambda c: EcaModule(c, use_mlp=True),
+        {**_conv("conv", "e.hidden_conv2d"), **_conv("conv2", "e.conv2d")},
+        channels_ok=_eca_kernel_is_3,
+        note="the channels permuted into a sequence for its MLP; kernel as for eca",
+    ),
+    Row(
         "ceca",
         "CecaModule(C)",
         "timm_channel",
@@ -147,6 +196,85 @@ ROWS: tuple[Row, ...] = (
         variant="no_mlp",
     ),
     Row(
+        "gc",
+        "GlobalContext(C)",
+        "timm_context",
+        "gc",
+        GlobalContext,
+        {**_conv("conv_attn", "c.conv2d"), **_ln_mlp("mlp_scale", "s.ln_mlp")},
+        note="attention pooling as a softmax over the positions and a sum",
+    ),
+    Row(
+        "gc",
+        "GlobalContext(C, use_attn=False)",
+        "timm_context",
+        "gc_mean",
+        lambda c: GlobalContext(c, use_attn=False),
+        _ln_mlp("mlp_scale", "s.ln_mlp"),
+        note="the mean as context",
+        variant="mean",
+    ),
+    Row(
+        "gca",
+        "GlobalContext(C, fuse_add=True, fuse_scale=False)",
+        "timm_context",
+        "gca",
+        lambda c: GlobalContext(c, fuse_add=True, fuse_scale=False),
+        {**_conv("conv_attn", "c.conv2d"), **_ln_mlp("mlp_add", "a")},
+    ),
+    Row(
+        "gc",
+        "GlobalContext(C, fuse_add=True)",
+        "timm_context",
+        "gc_both",
+        lambda c: GlobalContext(c, fuse_add=True),
+        {
+            **_conv("conv_attn", "c.conv2d"),
+            **_ln_mlp("mlp_scale", "s.ln_mlp"),
+            **_ln_mlp("mlp_add", "a"),
+        },
+        note="both fusions, GCNet's full block",
+        variant="both",
+    ),
+    Row(
+        "nl",
+        "NonLocalAttn(C)",
+        "timm_nonlocal",
+        "nl",
+        NonLocalAttn,
+        _non_local("y"),
+        note="affinities by rearrange and matmul, scaled by `scale(by=C, power=-0.5)`",
+    ),
+    Row(
+        "nl",
+        "NonLocalAttn(C, use_scale=False)",
+        "timm_nonlocal",
+        "nl_noscale",
+        lambda c: NonLocalAttn(c, use_scale=False),
+        _non_local("y"),
+        variant="noscale",
+    ),
+    Row(
+        "bat",
+        "BatNonLocalAttn(C)",
+        "timm_bat",
+        "bat",
+        BatNonLocalAttn,
+        _bat("y", "y.y_bilinear"),
+        note="the Kronecker products as reshapes around matmul; at multiples of block = 7",
+        sizes=((16, 14, 14), (32, 7, 21)),
+    ),
+    Row(
+        "bat",
+        "BatNonLocalAttn(C, groups=1)",
+        "timm_bat",
+        "bat_g1",
+        lambda c: BatNonLocalAttn(c, groups=1),
+        _bat("y", "y.y_bilinear"),
+        variant="g1",
+        sizes=((16, 14, 14), (32, 7, 21)),
+    ),
+    Row(
         "cbam",
         "CbamModule(C)",
         "timm_cbam",
@@ -171,6 +299,20 @@ ROWS: tuple[Row, ...] = (
             **_conv("spatial.conv.conv", "s.conv2d", bias=False),
             **_bn("spatial.conv.bn", "s.bn"),
         },
+    ),
+    Row(
+        "coord",
+        "CoordAttn(C)",
+        "timm_coord",
+        "coord",
+        CoordAttn,
+        {
+            **_conv("conv1", "y.y_conv2d", bias=False),
+            **_bn("bn1", "y.y_bn"),
+            **_conv("conv_h", "y.a_h_conv2d", bias=False),
+            **_conv("conv_w", "y.a_w_conv2d", bias=False),
+        },
+        note='strips joined by `concat(along="h")`, one BN over both, cut by `narrow`',
     ),
     Row(
         "scoord",
@@ -224,26 +366,7 @@ REPLACES_CONVOLUTIONS: dict[str, str] = {
 # Gating modules (or variants) not yet a genotype of a shipped space: (timm name, module, what
 # the language lacks for it).
 NOT_YET: tuple[tuple[str, str, str], ...] = (
-    (
-        "ecam",
-        "EcaModule(C, use_mlp=True)",
-        "its MLP runs across the channel axis: an axis permutation",
-    ),
     ("ge", "GatherExcite(C, extent=2 or more)", "strided pooling and interpolation back"),
-    ("gc", "GlobalContext(C)", "attention pooling: softmax over positions and matmul"),
-    ("gca", "GlobalContext(C, fuse_add=True, fuse_scale=False)", "as gc"),
-    (
-        "coord",
-        "CoordAttn(C)",
-        "one BN over both strips concatenated along H: concat along an "
-        "axis and a split into H and W",
-    ),
-    ("nl", "NonLocalAttn(C)", "attention between positions: reshape, matmul and softmax"),
-    (
-        "bat",
-        "BatNonLocalAttn(C)",
-        "bilinear attentional transforms: reshape, matmul and adaptive pooling to a block size",
-    ),
 )
 
 
