@@ -98,7 +98,6 @@ class AttentionEdge(MixedOp):
         v3 = torch.relu(v2)  # se
         v4 = c[0].fc.conv2d(v3)  # se
         v5 = torch.sigmoid(v4)  # se
-        v6 = x * v5  # se
         v7 = c[1].mlp.hidden_conv2d(v1)  # cbam
         v8 = torch.relu(v7)  # cbam
         v9 = c[1].mlp.conv2d(v8)  # cbam
@@ -115,10 +114,8 @@ class AttentionEdge(MixedOp):
         v20 = c[1].conv2d(v19)  # cbam
         v21 = c[1].bn(v20)  # cbam
         v22 = torch.sigmoid(v21)  # cbam
-        v23 = v16 * v22  # cbam
         v24 = c[2].conv1d(v1)  # eca
         v25 = torch.sigmoid(v24)  # eca
-        v26 = x * v25  # eca
         v27 = c[3].fc.hidden_conv2d(v1)  # scse
         v28 = torch.relu(v27)  # scse
         v29 = c[3].fc.conv2d(v28)  # scse
@@ -128,12 +125,13 @@ class AttentionEdge(MixedOp):
         v33 = torch.sigmoid(v32)  # scse
         v34 = x * v33  # scse
         v35 = v31 + v34  # scse
-        v36 = x  # identity
-        out = weights[0] * v6
-        out = torch.addcmul(out, weights[1], v23)
-        out = torch.addcmul(out, weights[2], v26)
+        # the candidates se, cbam, eca, identity gate the input: sum_k w_k (x * g_k) = x * sum_k
+        # w_k g_k, one multiply by x
+        gate = torch.addcmul(weights[4], weights[0], v5)
+        gate = torch.addcmul(gate, weights[1] * v15, v22)
+        gate = torch.addcmul(gate, weights[2], v25)
+        out = x * gate
         out = torch.addcmul(out, weights[3], v35)
-        out = torch.addcmul(out, weights[4], v36)
         return out
 
 

@@ -369,7 +369,6 @@ class HogaOpsEdge(MixedOp):
         v3 = torch.relu(v2)  # channel
         v4 = c[0].fc.conv2d(v3)  # channel
         v5 = torch.sigmoid(v4)  # channel
-        v6 = x * v5  # channel
         v7 = c[1].mlp.hidden_conv2d(v1)  # channel_v2
         v8 = torch.relu(v7)  # channel_v2
         v9 = c[1].mlp.conv2d(v8)  # channel_v2
@@ -379,22 +378,17 @@ class HogaOpsEdge(MixedOp):
         v13 = c[1].mlp.conv2d(v12)  # channel_v2
         v14 = v9 + v13  # channel_v2
         v15 = torch.sigmoid(v14)  # channel_v2
-        v16 = x * v15  # channel_v2
         v17 = x.mean(dim=(1,), keepdim=True)  # spatial_d1, spatial_d2
         v18 = x.amax(dim=(1,), keepdim=True)  # spatial_d1, spatial_d2
         v19 = torch.cat([v17, v18], dim=1)  # spatial_d1, spatial_d2
         v20 = c[2].conv2d(v19)  # spatial_d1
         v21 = torch.sigmoid(v20)  # spatial_d1
-        v22 = x * v21  # spatial_d1
         v23 = c[3].conv2d(v19)  # spatial_d2
         v24 = torch.sigmoid(v23)  # spatial_d2
-        v25 = x * v24  # spatial_d2
         v26 = c[4].conv2d(x)  # norm_d1
         v27 = torch.sigmoid(v26)  # norm_d1
-        v28 = x * v27  # norm_d1
         v29 = c[5].conv2d(x)  # norm_d2
         v30 = torch.sigmoid(v29)  # norm_d2
-        v31 = x * v30  # norm_d2
         v32 = c[6].channel_attn_v2.mlp.hidden_conv2d(v1)  # cbam
         v33 = torch.relu(v32)  # cbam
         v34 = c[6].channel_attn_v2.mlp.conv2d(v33)  # cbam
@@ -409,18 +403,17 @@ class HogaOpsEdge(MixedOp):
         v43 = torch.cat([v41, v42], dim=1)  # cbam
         v44 = c[6].spatial_attn.conv2d(v43)  # cbam
         v45 = torch.sigmoid(v44)  # cbam
-        v46 = v40 * v45  # cbam
-        v47 = x  # identity
-        v48 = x.mul(0.0)  # zero
-        out = weights[0] * v6
-        out = torch.addcmul(out, weights[1], v16)
-        out = torch.addcmul(out, weights[2], v22)
-        out = torch.addcmul(out, weights[3], v25)
-        out = torch.addcmul(out, weights[4], v28)
-        out = torch.addcmul(out, weights[5], v31)
-        out = torch.addcmul(out, weights[6], v46)
-        out = torch.addcmul(out, weights[7], v47)
-        out = torch.addcmul(out, weights[8], v48)
+        # the candidates channel, channel_v2, spatial_d1, spatial_d2, norm_d1, norm_d2, cbam,
+        # identity gate the input: sum_k w_k (x * g_k) = x * sum_k w_k g_k, one multiply by x;
+        # zero adds w * 0, nothing
+        gate = torch.addcmul(weights[7], weights[0], v5)
+        gate = torch.addcmul(gate, weights[1], v15)
+        gate = torch.addcmul(gate, weights[2], v21)
+        gate = torch.addcmul(gate, weights[3], v24)
+        gate = torch.addcmul(gate, weights[4], v27)
+        gate = torch.addcmul(gate, weights[5], v30)
+        gate = torch.addcmul(gate, weights[6] * v39, v45)
+        out = x * gate
         return out
 
 

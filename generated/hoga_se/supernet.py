@@ -308,7 +308,6 @@ class SePairsEdge(MixedOp):
         v3 = torch.relu(v2)  # gap_fc
         v4 = c[0].fc.conv2d(v3)  # gap_fc
         v5 = torch.sigmoid(v4)  # gap_fc
-        v6 = x * v5  # gap_fc
         v7 = x.amax(dim=(2, 3), keepdim=True)  # gap_gmp_fc
         v8 = c[1].gap_gmp.mix(v1, v7)  # gap_gmp_fc
         v9 = torch.relu(v8)  # gap_gmp_fc
@@ -316,29 +315,24 @@ class SePairsEdge(MixedOp):
         v11 = torch.relu(v10)  # gap_gmp_fc
         v12 = c[1].fc.conv2d(v11)  # gap_gmp_fc
         v13 = torch.sigmoid(v12)  # gap_gmp_fc
-        v14 = x * v13  # gap_gmp_fc
         v15 = lp_pool(x, (2, 3), 4.0)  # lp_fc
         v16 = c[2].fc.hidden_conv2d(v15)  # lp_fc
         v17 = torch.relu(v16)  # lp_fc
         v18 = c[2].fc.conv2d(v17)  # lp_fc
         v19 = torch.sigmoid(v18)  # lp_fc
-        v20 = x * v19  # lp_fc
         v21 = c[3].conv1d(v1)  # gap_eca
         v22 = torch.sigmoid(v21)  # gap_eca
-        v23 = x * v22  # gap_eca
         v24 = x.mean(dim=(1,), keepdim=True)  # spatial
         v25 = c[4].conv2d(v24)  # spatial
         v26 = torch.sigmoid(v25)  # spatial
-        v27 = x * v26  # spatial
-        v28 = x  # identity
-        v29 = x.mul(0.0)  # zero
-        out = weights[0] * v6
-        out = torch.addcmul(out, weights[1], v14)
-        out = torch.addcmul(out, weights[2], v20)
-        out = torch.addcmul(out, weights[3], v23)
-        out = torch.addcmul(out, weights[4], v27)
-        out = torch.addcmul(out, weights[5], v28)
-        out = torch.addcmul(out, weights[6], v29)
+        # the candidates gap_fc, gap_gmp_fc, lp_fc, gap_eca, spatial, identity gate the input:
+        # sum_k w_k (x * g_k) = x * sum_k w_k g_k, one multiply by x; zero adds w * 0, nothing
+        gate = torch.addcmul(weights[5], weights[0], v5)
+        gate = torch.addcmul(gate, weights[1], v13)
+        gate = torch.addcmul(gate, weights[2], v19)
+        gate = torch.addcmul(gate, weights[3], v22)
+        gate = torch.addcmul(gate, weights[4], v26)
+        out = x * gate
         return out
 
 

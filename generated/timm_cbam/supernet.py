@@ -129,7 +129,6 @@ class ChannelGateEdge(MixedOp):
         v8 = c[0].mlp.conv2d_1(v7)  # cbam
         v9 = v4 + v8  # cbam
         v10 = torch.sigmoid(v9)  # cbam
-        v11 = x * v10  # cbam
         v13 = 0.5 * v1  # light
         v14 = 0.5 * v5  # light
         v15 = v13 + v14  # light
@@ -137,11 +136,11 @@ class ChannelGateEdge(MixedOp):
         v17 = torch.relu(v16)  # light
         v18 = c[1].cbam_mlp.conv2d_1(v17)  # light
         v19 = torch.sigmoid(v18)  # light
-        v20 = x * v19  # light
-        v21 = x  # none
-        out = weights[0] * v11
-        out = torch.addcmul(out, weights[1], v20)
-        out = torch.addcmul(out, weights[2], v21)
+        # the candidates cbam, light, none gate the input: sum_k w_k (x * g_k) = x * sum_k w_k
+        # g_k, one multiply by x
+        gate = torch.addcmul(weights[2], weights[0], v10)
+        gate = torch.addcmul(gate, weights[1], v19)
+        out = x * gate
         return out
 
 
@@ -167,22 +166,20 @@ class SpatialGateEdge(MixedOp):
         )
         v5 = c[0].bn(v4)  # cbam
         v6 = torch.sigmoid(v5)  # cbam
-        v7 = x * v6  # cbam
         v9 = c[1].bn(v8)  # cbam_3
         v10 = torch.sigmoid(v9)  # cbam_3
-        v11 = x * v10  # cbam_3
         v13 = 0.5 * v1  # light
         v14 = 0.5 * v2  # light
         v15 = v13 + v14  # light
         v16 = c[2].conv2d(v15)  # light
         v17 = c[2].bn(v16)  # light
         v18 = torch.sigmoid(v17)  # light
-        v19 = x * v18  # light
-        v20 = x  # none
-        out = weights[0] * v7
-        out = torch.addcmul(out, weights[1], v11)
-        out = torch.addcmul(out, weights[2], v19)
-        out = torch.addcmul(out, weights[3], v20)
+        # the candidates cbam, cbam_3, light, none gate the input: sum_k w_k (x * g_k) = x *
+        # sum_k w_k g_k, one multiply by x
+        gate = torch.addcmul(weights[3], weights[0], v6)
+        gate = torch.addcmul(gate, weights[1], v10)
+        gate = torch.addcmul(gate, weights[2], v18)
+        out = x * gate
         return out
 
 

@@ -43,7 +43,11 @@ def forward_lines(program: EdgeProgram) -> tuple[list[str], str, set[str], set[s
     own: set[str] = set()
     uses_modules = False
     stacked = {m: s for s in stacks(program) for m in s.members}
+    gated, mix = _mix_lines(program, names)
+    live = _live(program, gated)
     for i, node in enumerate(program.nodes):
+        if i not in live:  # a candidate's x * g, folded into the mixed gate
+            continue
         if node.kind == "input":
             names[i] = "x"
             continue
@@ -63,11 +67,100 @@ def forward_lines(program: EdgeProgram) -> tuple[list[str], str, set[str], set[s
         readers = program.readers[i]
         note = f"  # {', '.join(readers)}" if len(readers) < len(program.labels) else ""
         lines.append(f"v{i} = {value}{note}")
-    results = [names[r] for r in program.results]
-    mix = [f"out = weights[0] * {results[0]}"]
-    mix += [f"out = torch.addcmul(out, weights[{k}], {r})" for k, r in enumerate(results) if k]
     prelude = ["c = self.candidates"] if uses_modules else []
-    return prelude + lines + mix, "out", helpers, own
+    return prelude + lines + mix(), "out", helpers, own
+
+
+def _gate_factors(program: EdgeProgram, i: int) -> list[int] | None:
+    """The factors g of a value that is the edge's input times them (x * g, (x * g) * h, x
+    itself: no factor), else None."""
+    if i == 0:
+        return []
+    node = program.nodes[i]
+    if node.kind == "prim" and node.op == "identity":
+        return _gate_factors(program, node.args[0])
+    if node.kind == "binop" and node.op == "*":
+        for inner, other in (node.args, node.args[::-1]):
+            factors = _gate_factors(program, inner)
+            if factors is not None:
+                return [*factors, other]
+    return None
+
+
+def _gated(program: EdgeProgram) -> dict[int, list[int] | None]:
+    """Candidate index -> its gate factors, for the candidates whose result gates the input,
+    when two or more do (only then does one mixed gate save work); None for a candidate that
+    is zero (DARTS' `none`), which then adds nothing."""
+    gated = {}
+    for k, r in enumerate(program.results):
+        factors = _gate_factors(program, r)
+        if factors is not None:
+            gated[k] = factors
+        elif _is_zero(program, r):
+            gated[k] = None  # adds w_k * 0: nothing
+    return gated if sum(f is not None for f in gated.values()) > 1 else {}
+
+
+def _is_zero(program: EdgeProgram, i: int) -> bool:
+    node = program.nodes[i]
+    return node.kind == "prim" and node.op == "zero"
+
+
+def _live(program: EdgeProgram, gated: dict[int, list[int] | None]) -> set[int]:
+    """The nodes the mix reads, directly or through others: a gated candidate's own x * g is
+    not one of them unless another node reads it (CBAM's spatial part reads its channel
+    gating)."""
+    roots = [f for factors in gated.values() for f in factors or ()]
+    roots += [r for k, r in enumerate(program.results) if k not in gated]
+    live: set[int] = {0}
+    while roots:
+        i = roots.pop()
+        if i not in live:
+            live.add(i)
+            roots.extend(program.nodes[i].args)
+    return live
+
+
+def _mix_lines(program: EdgeProgram, names: dict[int, str]):
+    """(gated candidates, a function of the mix's lines once every name is known).
+
+    Candidates that gate the input (x * g_k, and the identity, x * 1) are mixed as one gate:
+    sum_k w_k (x * g_k) = x * sum_k w_k g_k, the same sum reordered, so x is multiplied
+    once and each g_k is read once; the other candidates are added as MixedOp does."""
+    gated = _gated(program)
+
+    def lines() -> list[str]:
+        out: list[str] = []
+        if gated:
+            ones = [f"weights[{k}]" for k, f in gated.items() if f == []]
+            terms = [(k, [names[i] for i in f]) for k, f in gated.items() if f]
+            zeros = [program.labels[k] for k, f in gated.items() if f is None]
+            text = (
+                "the candidates "
+                + ", ".join(program.labels[k] for k, f in gated.items() if f is not None)
+                + " gate the input: sum_k w_k (x * g_k) = x * sum_k w_k g_k, one multiply by x"
+                + (f"; {', '.join(zeros)} adds w * 0, nothing" if zeros else "")
+            )
+            out += [f"# {line}" for line in textwrap.wrap(text, 86)]
+            gate = " + ".join(ones) if ones else None
+            for k, factors in terms:
+                scaled = " * ".join([f"weights[{k}]", *factors[:-1]])
+                if gate is None:
+                    out.append(f"gate = {scaled} * {factors[-1]}")
+                else:
+                    out.append(f"gate = torch.addcmul({gate}, {scaled}, {factors[-1]})")
+                gate = "gate"
+            out.append(f"out = x * {gate}")
+        rest = [k for k in range(len(program.results)) if k not in gated]
+        for n, k in enumerate(rest):
+            result = names[program.results[k]]
+            if n == 0 and not gated:
+                out.append(f"out = weights[{k}] * {result}")
+            else:
+                out.append(f"out = torch.addcmul(out, weights[{k}], {result})")
+        return out
+
+    return gated, lines
 
 
 def _stack_lines(program: EdgeProgram, stack, arg: str) -> list[str]:
