@@ -61,6 +61,7 @@ def run(block, alphas, x: torch.Tensor, seed: int):
     """Output, input gradient and every parameter's gradient of a random projection of the
     output (the same projection for the same seed and output shape)."""
     x = x.clone().requires_grad_(True)
+    torch.manual_seed(seed)  # candidates with dropout draw the same masks in both supernets
     y = block(x)
     generator = torch.Generator().manual_seed(seed)
     probe = torch.randn(y.shape, generator=generator, dtype=torch.float64).to(y.device)
