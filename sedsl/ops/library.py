@@ -235,7 +235,7 @@ def _along(shape: Shape, along: str) -> int:
     """The one axis `along` names (a letter of [B, C, H, W] or a number)."""
     axes = _over(shape, along)
     if len(axes) != 1:
-        raise ShapeError(f'`along` names one axis, got "{along}"', code="E012")
+        raise ShapeError(f'`along` names one axis, got "{along}"', code=Diag.WRONG_VALUE)
     return axes[0]
 
 
