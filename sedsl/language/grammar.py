@@ -1,15 +1,14 @@
-"""The Lark front end: LALR with propagate_positions builds the tree, a Transformer makes
-frozen AST nodes with spans, and syntax errors become diagnostics that name the expected
-tokens in words. Imported only when the parse cache misses (see parser.py)."""
+"""The Lark front end, the reference parser: LALR with propagate_positions builds the tree,
+a Transformer hands each node to build.AstBuilder for a frozen AST node with its span, and
+syntax errors become diagnostics that name the expected tokens in words. Imported only
+when the parse cache misses and the fast parser (fastparse.py) declines (see parser.py)."""
 
 from __future__ import annotations
 
-import ast as pyast
-import re
 from functools import lru_cache
 
 import lark
-from lark import Token, Transformer, v_args
+from lark import Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from sedsl import GRAMMAR_PATH
@@ -17,8 +16,8 @@ from sedsl.diagnostics.codes import Code
 from sedsl.diagnostics.diagnostic import Diagnostics
 from sedsl.diagnostics.span import Span
 from sedsl.language import ast
-
-MAX_NESTING = 200  # deeper trees would overflow the recursive passes after parsing
+from sedsl.language.build import MAX_NESTING, AstBuilder, Tok
+from sedsl.language.comments import attach_docs, comments
 
 _TERMINAL_WORDS = {
     "NAME": "a name",
@@ -26,11 +25,6 @@ _TERMINAL_WORDS = {
     "STRING": "a string",
     "$END": "end of file",
 }
-
-
-# Comments and strings are the only tokens that can hold `#`, so this finds exactly the
-# comments the lexer skips. (A lexer callback would do the same at twice the parse time.)
-_COMMENT_OR_STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"|#[^\n]*')
 
 
 @lru_cache(maxsize=1)
@@ -58,9 +52,8 @@ def parse_source(text: str, file: str, diagnostics: Diagnostics) -> ast.Module:
             Span(file, line, column, line, column + 1, offset, offset + 1),
         )
         return ast.Module((), path=file, source=text)
-    comments: list[Token] = []
     try:
-        tree = _parse(text, comments)
+        tree = _lark().parse(text)
     except UnexpectedInput as exc:
         diagnostics.add(_syntax_error(exc, text, file))
         return ast.Module((), path=file, source=text)
@@ -73,42 +66,14 @@ def parse_source(text: str, file: str, diagnostics: Diagnostics) -> ast.Module:
             help="split the expression into named intermediate values",
         )
         return ast.Module((), path=file, source=text)
-    to_ast = _ToAst(file, text)
+    to_ast = _ToAst(file)
     decls = to_ast.transform(tree).children
-    if to_ast.problems:
-        diagnostics.extend(to_ast.problems)
+    if to_ast.build.problems:
+        diagnostics.extend(to_ast.build.problems)
         return ast.Module((), path=file, source=text)
-    comment_nodes = tuple(ast.Comment(str(tok), span=_token_span(tok, file)) for tok in comments)
-    decls = _attach_docs(tuple(decls), comment_nodes)
+    comment_nodes = comments(text, file)
+    decls = attach_docs(tuple(decls), comment_nodes)
     return ast.Module(tuple(decls), comment_nodes, path=file, source=text)
-
-
-def _parse(text: str, comments: list[Token]) -> lark.Tree:
-    tree = _lark().parse(text)
-    comments.extend(_comments(text))
-    return tree
-
-
-def _comments(text: str) -> list[Token]:
-    found = []
-    for match in _COMMENT_OR_STRING.finditer(text):
-        if match.group().startswith("#"):
-            start = match.start()
-            line = text.count("\n", 0, start) + 1
-            column = start - (text.rfind("\n", 0, start) + 1) + 1
-            found.append(
-                Token(
-                    "COMMENT",
-                    match.group(),
-                    start,
-                    line,
-                    column,
-                    line,
-                    column + len(match.group()),
-                    match.end(),
-                )
-            )
-    return found
 
 
 def _depth(tree: lark.Tree) -> int:
@@ -193,53 +158,26 @@ def _syntax_error(exc: UnexpectedInput, text: str, file: str):
 # ---- parse tree -> AST --------------------------------------------------------------
 
 
-def _attach_docs(decls: tuple, comments: tuple[ast.Comment, ...]) -> tuple:
-    """A run of `##` lines directly above a declaration becomes its doc string."""
-    doc_lines: dict[int, str] = {
-        c.span.line: c.text[2:].strip() for c in comments if c.text.startswith("##")
-    }
-    result = []
-    for decl in decls:
-        if not hasattr(decl, "doc") or isinstance(decl, ast.SpaceDecl):
-            result.append(decl)
-            continue
-        lines, line = [], decl.span.line - 1
-        while line in doc_lines:
-            lines.append(doc_lines[line])
-            line -= 1
-        if lines:
-            decl = _replace(decl, doc="\n".join(reversed(lines)))
-        result.append(decl)
-    return tuple(result)
-
-
-def _replace(node, **changes):
-    from dataclasses import replace
-
-    return replace(node, **changes)
-
-
-def _string_value(token: Token) -> str:
-    try:
-        value = pyast.literal_eval(str(token))
-    except (ValueError, SyntaxError):
-        return str(token)[1:-1]
-    return value if isinstance(value, str) else str(token)[1:-1]
-
-
-@v_args(meta=True)
 class _ToAst(Transformer):
-    def __init__(self, file: str, text: str):
+    """Each tree, bottom up, to the builder's method of its name, with its span."""
+
+    def __init__(self, file: str):
         super().__init__(visit_tokens=False)
-        self.file = file
-        self.text = text
-        self.problems: list = []  # diagnostics found while building the tree
+        self.build = AstBuilder(file)
+
+    def __default__(self, data, children, meta):
+        method = self.build.rules.get(data)
+        if method is None:  # `start`: its children are the declarations
+            return lark.Tree(data, children, meta)
+        children = [_tok(c) if isinstance(c, Token) else c for c in children]
+        return method(self._span(meta), children)
 
     def _span(self, meta) -> Span:
+        file = self.build.file
         if getattr(meta, "empty", True):
-            return Span.point(self.file)
+            return Span.point(file)
         return Span(
-            self.file,
+            file,
             meta.line,
             meta.column,
             meta.end_line,
@@ -248,233 +186,9 @@ class _ToAst(Transformer):
             meta.end_pos,
         )
 
-    def _tspan(self, tok: Token) -> Span:
-        return _token_span(tok, self.file)
 
-    # declarations
-    def space_decl(self, meta, children):
-        name, doc = children
-        return ast.SpaceDecl(str(name), _string_value(doc) if doc else None, span=self._span(meta))
-
-    def import_decl(self, meta, children):
-        (tok,) = children
-        path = ast.String(_string_value(tok), span=self._tspan(tok))
-        return ast.Import(path, span=self._span(meta))
-
-    def param_decl(self, meta, children):
-        name, type_, default = children
-        type_name = ast.Name(str(type_), span=self._tspan(type_))
-        return ast.Param(str(name), type_name, default, span=self._span(meta))
-
-    def dim_decl(self, meta, children):
-        name, default = children
-        return ast.DimDecl(str(name), default, span=self._span(meta))
-
-    def op_decl(self, meta, children):
-        name, params, result, (body, returns, one_line) = children
-        return ast.OpDef(
-            str(name), params, result, body, returns, one_line=one_line, span=self._span(meta)
-        )
-
-    def extern_decl(self, meta, children):
-        name, params, result, tok, call = children
-        target = ast.String(_string_value(tok), span=self._tspan(tok))
-        args, kwargs = call if call is not None else ((), ())
-        extern = ast.Extern(target, args, kwargs, span=self._span(meta))
-        return ast.OpDef(
-            str(name), params, result, (), target, extern=extern, span=self._span(meta)
-        )
-
-    def extern_args(self, meta, children):
-        (args,) = children
-        positional = tuple(a for a in args or () if not isinstance(a, ast.Keyword))
-        return positional, tuple(a for a in args or () if isinstance(a, ast.Keyword))
-
-    def op_params(self, meta, children):
-        return tuple(children)
-
-    def tensor_param(self, meta, children):
-        name, shape = children
-        return ast.TensorParam(str(name), shape, span=self._span(meta))
-
-    def scalar_param(self, meta, children):
-        name, type_, *default = children
-        return ast.ScalarParam(
-            str(name),
-            ast.Name(str(type_), span=self._tspan(type_)),
-            default[0] if default else None,
-            span=self._span(meta),
-        )
-
-    def expr_body(self, meta, children):
-        return ((), children[0], True)
-
-    def block_body(self, meta, children):
-        *body, returns = children
-        return (tuple(body), returns, False)
-
-    def opset_decl(self, meta, children):
-        name, input_, result, candidates = children
-        return ast.OpSet(str(name), input_, result, candidates, span=self._span(meta))
-
-    def candidates(self, meta, children):
-        return tuple(children)
-
-    def candidate(self, meta, children):
-        label, op, kwargs = children
-        return ast.Candidate(
-            str(label) if label is not None else None,
-            ast.Name(str(op), span=self._tspan(op)),
-            kwargs or (),
-            span=self._span(meta),
-        )
-
-    def block_decl(self, meta, children):
-        name, input_, result, *body, returns = children
-        return ast.Block(str(name), input_, result, tuple(body), returns, span=self._span(meta))
-
-    def require_decl(self, meta, children):
-        return ast.Require(children[0], span=self._span(meta))
-
-    def check_decl(self, meta, children):
-        name, *rest = children
-        dims = tuple(ast.Name(str(t), span=self._tspan(t)) for t in rest if isinstance(t, Token))
-        points = tuple(c for c in rest if isinstance(c, tuple))
-        return ast.Check(str(name), dims, points, span=self._span(meta))
-
-    def point(self, meta, children):
-        return tuple(children)
-
-    def genotype_decl(self, meta, children):
-        name, *choices = children
-        return ast.Genotype(
-            str(name), tuple(c for c in choices if c is not None), span=self._span(meta)
-        )
-
-    def choice(self, meta, children):
-        target, candidate = children
-        return ast.Choice(target, candidate, span=self._span(meta))
-
-    def recipe_decl(self, meta, children):
-        return ast.Recipe(tuple(c for c in children if c is not None), span=self._span(meta))
-
-    def setting(self, meta, children):
-        name, value = children
-        return ast.Setting(str(name), value, span=self._span(meta))
-
-    def shape(self, meta, children):
-        return ast.ShapeAnn(tuple(children), span=self._span(meta))
-
-    # statements
-    def assign(self, meta, children):
-        target, value = children
-        return ast.Assign(target, value, span=self._span(meta))
-
-    def target(self, meta, children):
-        name, *indices = children
-        return ast.Target(str(name), tuple(indices), span=self._span(meta))
-
-    def for_stmt(self, meta, children):
-        var, range_, *body = children
-        return ast.For(str(var), range_, tuple(body), span=self._span(meta))
-
-    def shared_stmt(self, meta, children):
-        name, op, kwargs = children
-        return ast.Shared(
-            str(name), ast.Name(str(op), span=self._tspan(op)), kwargs or (), span=self._span(meta)
-        )
-
-    def range(self, meta, children):
-        start, stop = children
-        return ast.Range(start, stop, span=self._span(meta))
-
-    # expressions
-    def _binary(op):  # noqa: N805 - a factory used in the class body
-        def build(self, meta, children):
-            left, right = children
-            return ast.Binary(op, left, right, span=self._span(meta))
-
-        return build
-
-    or_ = _binary("or")
-    and_ = _binary("and")
-    eq = _binary("==")
-    ne = _binary("!=")
-    lt = _binary("<")
-    le = _binary("<=")
-    gt = _binary(">")
-    ge = _binary(">=")
-    add = _binary("+")
-    sub = _binary("-")
-    mul = _binary("*")
-    div = _binary("/")
-    floordiv = _binary("//")
-    mod = _binary("%")
-    pow = _binary("**")
-
-    def not_(self, meta, children):
-        return ast.Unary("not", children[0], span=self._span(meta))
-
-    def neg(self, meta, children):
-        return ast.Unary("-", children[0], span=self._span(meta))
-
-    def call(self, meta, children):
-        func, args = children
-        if not isinstance(func, ast.Name):
-            func = ast.Name("<expression>", span=func.span)
-        positional, keywords = [], []
-        for arg in args or ():
-            (keywords if isinstance(arg, ast.Keyword) else positional).append(arg)
-        return ast.Call(func, tuple(positional), tuple(keywords), span=self._span(meta))
-
-    def args(self, meta, children):
-        return tuple(children)
-
-    def kwargs(self, meta, children):
-        return tuple(children)
-
-    def kwarg(self, meta, children):
-        name, value = children
-        return ast.Keyword(str(name), value, span=self._span(meta))
-
-    def generator(self, meta, children):
-        element, var, range_ = children
-        return ast.Generator(element, str(var), range_, span=self._span(meta))
-
-    def index(self, meta, children):
-        value, *indices = children
-        return ast.Index(value, tuple(indices), span=self._span(meta))
-
-    def number(self, meta, children):
-        (tok,) = children
-        text = str(tok)
-        try:
-            value = int(text) if text.isdigit() else float(text)
-        except ValueError:  # more digits than Python converts (4300)
-            from sedsl.diagnostics.diagnostic import Diagnostic, Severity
-
-            self.problems.append(
-                Diagnostic(
-                    Code.SYNTAX,
-                    Severity.ERROR,
-                    f"number with {len(text):,} digits is too long",
-                    self._tspan(tok),
-                    label="too long",
-                )
-            )
-            value = 0
-        return ast.Number(value, span=self._tspan(tok))
-
-    def string(self, meta, children):
-        (tok,) = children
-        return ast.String(_string_value(tok), span=self._tspan(tok))
-
-    def name(self, meta, children):
-        (tok,) = children
-        return ast.Name(str(tok), span=self._tspan(tok))
-
-    def true(self, meta, children):
-        return ast.Bool(True, span=self._span(meta))
-
-    def false(self, meta, children):
-        return ast.Bool(False, span=self._span(meta))
+def _tok(tok: Token) -> Tok:
+    span = _token_span(tok, "")
+    return Tok(
+        str(tok), span.line, span.column, span.end_line, span.end_column, span.start, span.end
+    )

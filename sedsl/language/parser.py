@@ -8,6 +8,7 @@ turns the cache off; `SEDSL_CACHE_DIR` moves it. Every failure becomes a Diagnos
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 from pathlib import Path
 
 from sedsl import GRAMMAR_PATH, __version__, store
@@ -67,14 +68,25 @@ def parse_text(text: str, file: str, diagnostics: Diagnostics) -> ast.Module:
     if cached is not None:
         _remember(key, cached)
         return cached
-    from sedsl.language.grammar import parse_source  # imports lark: only on a miss
-
     before = len(diagnostics)
     module = parse_source(text, file, diagnostics)
     if len(diagnostics) == before:  # only clean parses are cached
         _remember(key, module)
         _store(key, module)
     return module
+
+
+def parse_source(text: str, file: str, diagnostics: Diagnostics) -> ast.Module:
+    """Parse decoded text, uncached: the fast parser, or Lark (the reference, which gives
+    every syntax diagnostic) where the fast parser declines."""
+    from sedsl.language import fastparse
+
+    module = fastparse.parse(text, file)
+    if module is not None:
+        return module
+    from sedsl.language.grammar import parse_source as parse_with_lark  # imports lark
+
+    return parse_with_lark(text, file, diagnostics)
 
 
 def _remember(key: str, module: ast.Module) -> None:
@@ -86,14 +98,27 @@ def _remember(key: str, module: ast.Module) -> None:
 # ---- the cache ----------------------------------------------------------------------
 
 
-def _grammar_digest() -> bytes:
-    return hashlib.sha256(GRAMMAR_PATH.read_bytes()).digest()
+# the grammar, its tables and the modules that turn text into an AST
+_FRONT_END = ("grammar.py", "fastparse.py", "build.py", "comments.py")
+
+
+@lru_cache(maxsize=1)
+def _front_end_digest() -> bytes:
+    digest = hashlib.sha256()
+    here = Path(__file__)
+    for path in (GRAMMAR_PATH, GRAMMAR_PATH.with_name("space.lalr.json")) + tuple(
+        here.with_name(name) for name in _FRONT_END
+    ):
+        try:
+            digest.update(path.read_bytes())
+        except OSError:  # no tables: the fast parser declines, and Lark parses
+            digest.update(b"missing")
+    return digest.digest()
 
 
 def _cache_key(text: str, file: str) -> str:
     digest = hashlib.sha256(__version__.encode())
-    digest.update(_grammar_digest())
-    digest.update(Path(__file__).with_name("grammar.py").read_bytes())  # the AST builder
+    digest.update(_front_end_digest())
     digest.update(file.encode("utf-8", "surrogatepass") + b"\0")
     digest.update(text.encode("utf-8", "surrogatepass"))
     return digest.hexdigest()

@@ -20,7 +20,7 @@ from sedsl.diagnostics.diagnostic import Diagnostic, Diagnostics
 from sedsl.diagnostics.span import Span
 from sedsl.language import ast, ir
 from sedsl.language.names import indexed_display
-from sedsl.language.parser import MAX_BYTES, parse_bytes
+from sedsl.language.parser import MAX_BYTES, parse_bytes, parse_source
 from sedsl.language.resolve import Resolver, candidate_label
 from sedsl.language.values import shape_text
 from sedsl.ops.library import PRIMITIVES
@@ -45,8 +45,6 @@ class _EditorResolver(Resolver):
             if len(data) > MAX_BYTES:  # the checker's own message
                 module = parse_bytes(data, display, self.diag)
             else:  # not through the parse cache: every keystroke would be an entry
-                from sedsl.language.grammar import parse_source
-
                 module = parse_source(text, display, self.diag)
         self.modules[display] = module
         self.paths[display] = path.resolve()

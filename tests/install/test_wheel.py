@@ -91,7 +91,7 @@ def installed(tmp_path_factory) -> tuple[Path, dict[str, str]]:
 def test_wheel_carries_grammar_templates_and_libraries(installed):
     wheel, _ = installed
     names = set(zipfile.ZipFile(wheel).namelist())
-    expected = {"sedsl/grammars/space.lark"}
+    expected = {"sedsl/grammars/space.lark", "sedsl/grammars/space.lalr.json"}
     expected |= {f"sedsl/templates/{p.name}" for p in (ROOT / "templates").glob("*.j2")}
     expected |= {f"sedsl/lib/{p.name}" for p in (ROOT / "spaces" / "lib").glob("*.space")}
     assert len(expected) > 3
