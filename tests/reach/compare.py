@@ -63,22 +63,31 @@ def assert_same_state(reference: nn.Module, mine: nn.Module, names: Names) -> No
         )
 
 
+def _close(actual: torch.Tensor, expected: torch.Tensor, rtol: float, atol: float) -> bool:
+    """torch.isclose's test in two passes; isclose itself takes most of a comparison's time on
+    the millions of float64 values of an ImageNet-stage point."""
+    return bool(((actual - expected).abs() <= atol + rtol * expected.abs()).all())
+
+
 def assert_computes_the_same(
     mine: nn.Module,
     reference: nn.Module,
     names: dict[str, str],
     size: tuple[int, int, int],
     what: str,
+    batch: int = 4,
 ) -> None:
-    """Copy the weights, then compare in train mode and in eval mode on one random batch of 4."""
+    """Copy the weights, then compare in train mode and in eval mode on one random batch."""
     copy_into(reference, mine, names)
     generator = torch.Generator().manual_seed(9)
-    x = torch.randn(4, *size, dtype=torch.float64, generator=generator)
+    x = torch.randn(batch, *size, dtype=torch.float64, generator=generator)
     for train in (True, False):
         mine.train(train), reference.train(train)
         torch.manual_seed(train)  # the same dropout masks on both sides (BAT's Dropout2d)
         expected = reference(x)
         torch.manual_seed(train)
-        torch.testing.assert_close(mine(x), expected, **TOL, msg=f"{what} train={train}")
+        actual = mine(x)
+        if actual.shape != expected.shape or not _close(actual, expected, **TOL):
+            torch.testing.assert_close(actual, expected, **TOL, msg=f"{what} train={train}")
         assert_same_state(reference, mine, names)  # the running statistics moved alike
-        assert not torch.allclose(expected, x)  # the block does something
+        assert not _close(expected, x, rtol=1e-5, atol=1e-8)  # the block does something

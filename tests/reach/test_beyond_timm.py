@@ -5,6 +5,9 @@ train mode then eval mode (tests/reach/compare.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import NamedTuple
+
 import pytest
 import torch
 from torch import Tensor, nn
@@ -23,11 +26,20 @@ def linear(reference: str, ours: str) -> dict[str, str]:
     return {f"{reference}.weight": f"{ours}.weight", f"{reference}.bias": f"{ours}.bias"}
 
 
-def check(space: str, genotype: str, make_reference, names: dict) -> None:
+class Case(NamedTuple):
+    """One genotype and the paper's module it must compute."""
+
+    space: str
+    genotype: str
+    reference: Callable[[int], nn.Module]  # the reference for C channels
+    names: dict  # reference state key -> our state key(s)
+
+
+def check(case: Case) -> None:
     for seed, (c, h, w) in enumerate(SIZES):
-        mine = randomise(fixed_module(space, genotype, c, h, w), seed)
-        reference = make_reference(c).double()
-        assert_computes_the_same(mine, reference, names, (c, h, w), f"{space} {genotype}")
+        mine = randomise(fixed_module(case.space, case.genotype, c, h, w), seed)
+        reference = case.reference(c).double()
+        assert_computes_the_same(mine, reference, case.names, (c, h, w), case.space)
 
 
 # ---- SRM ------------------------------------------------------------------------------------
@@ -60,13 +72,19 @@ class SRMReference(nn.Module):
         return x * g[:, :, None, None]
 
 
-@pytest.mark.parametrize("genotype", ["srm", "mean_only"])
-def test_srm_equals_the_papers_definition(genotype):
-    use_std = genotype == "srm"
+def _srm(genotype: str, use_std: bool) -> Case:
     # the CFC's columns are the per-channel weights of the statistics, in order [mu, sigma]
     columns = ("a.weigh.conv2d.weight", "b.weigh.conv2d.weight")
     names = {"cfc": columns if use_std else columns[:1], **bn("bn", "n.op")}
-    check("srm", genotype, lambda c: SRMReference(c, use_std=use_std), names)
+    return Case("srm", genotype, lambda c: SRMReference(c, use_std=use_std), names)
+
+
+SRM = [_srm("srm", use_std=True), _srm("mean_only", use_std=False)]
+
+
+@pytest.mark.parametrize("case", SRM, ids=[case.genotype for case in SRM])
+def test_srm_equals_the_papers_definition(case):
+    check(case)
 
 
 # ---- BAM ------------------------------------------------------------------------------------
@@ -120,10 +138,16 @@ def _bam_names(spatial: bool) -> dict[str, str]:
     return names
 
 
-@pytest.mark.parametrize("genotype", ["bam", "channel_only"])
-def test_bam_equals_the_papers_definition(genotype):
-    spatial = genotype == "bam"
-    check("bam", genotype, lambda c: BAMReference(c, spatial=spatial), _bam_names(spatial))
+def _bam(genotype: str, spatial: bool) -> Case:
+    return Case("bam", genotype, lambda c: BAMReference(c, spatial=spatial), _bam_names(spatial))
+
+
+BAM = [_bam("bam", spatial=True), _bam("channel_only", spatial=False)]
+
+
+@pytest.mark.parametrize("case", BAM, ids=[case.genotype for case in BAM])
+def test_bam_equals_the_papers_definition(case):
+    check(case)
 
 
 # ---- triplet attention ---------------------------------------------------------------------
@@ -163,9 +187,17 @@ def _triplet_names(edges: tuple[str, str, str]) -> dict[str, str]:
     return names
 
 
-@pytest.mark.parametrize(
-    ("genotype", "kernels"), [("triplet", (7, 7, 7)), ("triplet_3_5_7", (3, 5, 7))]
-)
-def test_triplet_equals_the_papers_definition(genotype, kernels):
+def _triplet(genotype: str, kernels: tuple[int, int, int]) -> Case:
     names = _triplet_names(("g_ch", "g_cw", "g_hw"))
-    check("triplet", genotype, lambda c: TripletReference(kernels), names)
+    return Case("triplet", genotype, lambda c: TripletReference(kernels), names)
+
+
+TRIPLET = [_triplet("triplet", (7, 7, 7)), _triplet("triplet_3_5_7", (3, 5, 7))]
+
+
+@pytest.mark.parametrize("case", TRIPLET, ids=[case.genotype for case in TRIPLET])
+def test_triplet_equals_the_papers_definition(case):
+    check(case)
+
+
+CASES = [*SRM, *BAM, *TRIPLET]  # every genotype of the three spaces with its reference

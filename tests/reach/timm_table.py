@@ -34,9 +34,6 @@ class Row:
     genotype: str
     build: Callable[[int], nn.Module]  # timm's module for C channels
     names: dict[str, str] = field(default_factory=dict)  # timm state key -> our state key
-    # the channel counts at which timm's own size rules agree with the space's (ECA's kernel is
-    # chosen from log2(C) by timm, a parameter of the space here)
-    channels_ok: Callable[[int], bool] = lambda c: True
     note: str = ""
     variant: str = ""  # tells apart two rows of one timm name
     sizes: tuple[tuple[int, int, int], ...] = ()  # (C, H, W) to compare at, if not the default
@@ -124,11 +121,6 @@ def gather_excite(channels: int, **kwargs) -> nn.Module:
         return timm_ge.GatherExcite(channels, **kwargs)
 
 
-def _eca_kernel_is_3(c: int) -> bool:
-    # timm: t = int(abs(log2(C) + 1) / 2), k = max(t if t odd else t + 1, 3): 3 for C < 128
-    return c < 128
-
-
 ROWS: tuple[Row, ...] = (
     Row(
         "se",
@@ -154,8 +146,7 @@ ROWS: tuple[Row, ...] = (
         "eca",
         EcaModule,
         _conv("conv", "e.conv1d.conv", bias=False),
-        channels_ok=_eca_kernel_is_3,
-        note="timm picks the kernel from C, 3 below 128 channels; here it is `eca_k`",
+        note="timm picks the kernel from log2(C); the space writes that rule as steps in C",
     ),
     Row(
         "ecam",
@@ -164,7 +155,6 @@ ROWS: tuple[Row, ...] = (
         "ecam",
         lambda c: EcaModule(c, use_mlp=True),
         {**_conv("conv", "e.hidden_conv2d"), **_conv("conv2", "e.conv2d")},
-        channels_ok=_eca_kernel_is_3,
         note="the channels permuted into a sequence for its MLP; kernel as for eca",
     ),
     Row(
@@ -174,7 +164,6 @@ ROWS: tuple[Row, ...] = (
         "ceca",
         CecaModule,
         _conv("conv", "e.conv1d.conv", bias=False),
-        channels_ok=_eca_kernel_is_3,
         note="circular padding; kernel as for eca",
     ),
     Row(
