@@ -2,7 +2,8 @@
 
 Shared by both parsers, so they build the same AST by construction: the Lark path
 (grammar.py) calls a method per transformed tree, the fast parser (fastparse.py) per
-reduction. Each method gets the node's Span and its children, where tokens are `Tok`s.
+reduction. Each method gets the node's position and its children, where tokens are
+`Tok`s; it makes a Span only where the node keeps one (a Span costs more than most nodes).
 Lark-free, so the fast path never imports lark.
 """
 
@@ -46,148 +47,156 @@ class AstBuilder:
         self.rules = {
             name: getattr(self, name)
             for name in dir(type(self))
-            if not name.startswith("_") and name != "tspan"
+            if not name.startswith("_") and name != "span"
         }
 
-    def tspan(self, tok: Tok) -> Span:
-        return Span(self.file, *tok[1:])
+    def span(self, at: tuple | None) -> Span:
+        """The Span of a position: a Tok, or a node's (_, line, column, end_line,
+        end_column, start, end); None for a node that covers no text."""
+        return Span.point(self.file) if at is None else Span(self.file, *at[1:])
 
     # declarations
-    def space_decl(self, span, children):
+    def space_decl(self, at, children):
         name, doc = children
-        return ast.SpaceDecl(name.text, _string_value(doc.text) if doc else None, span=span)
+        return ast.SpaceDecl(
+            name.text, _string_value(doc.text) if doc else None, span=self.span(at)
+        )
 
-    def import_decl(self, span, children):
+    def import_decl(self, at, children):
         (tok,) = children
-        path = ast.String(_string_value(tok.text), span=self.tspan(tok))
-        return ast.Import(path, span=span)
+        path = ast.String(_string_value(tok.text), span=self.span(tok))
+        return ast.Import(path, span=self.span(at))
 
-    def param_decl(self, span, children):
+    def param_decl(self, at, children):
         name, type_, default = children
-        type_name = ast.Name(type_.text, span=self.tspan(type_))
-        return ast.Param(name.text, type_name, default, span=span)
+        type_name = ast.Name(type_.text, span=self.span(type_))
+        return ast.Param(name.text, type_name, default, span=self.span(at))
 
-    def dim_decl(self, span, children):
+    def dim_decl(self, at, children):
         name, default = children
-        return ast.DimDecl(name.text, default, span=span)
+        return ast.DimDecl(name.text, default, span=self.span(at))
 
-    def op_decl(self, span, children):
+    def op_decl(self, at, children):
         name, params, result, (body, returns, one_line) = children
-        return ast.OpDef(name.text, params, result, body, returns, one_line=one_line, span=span)
+        return ast.OpDef(
+            name.text, params, result, body, returns, one_line=one_line, span=self.span(at)
+        )
 
-    def extern_decl(self, span, children):
+    def extern_decl(self, at, children):
         name, params, result, tok, call = children
-        target = ast.String(_string_value(tok.text), span=self.tspan(tok))
+        target = ast.String(_string_value(tok.text), span=self.span(tok))
         args, kwargs = call if call is not None else ((), ())
-        extern = ast.Extern(target, args, kwargs, span=span)
-        return ast.OpDef(name.text, params, result, (), target, extern=extern, span=span)
+        extern = ast.Extern(target, args, kwargs, span=self.span(at))
+        return ast.OpDef(name.text, params, result, (), target, extern=extern, span=self.span(at))
 
-    def extern_args(self, span, children):
+    def extern_args(self, at, children):
         (args,) = children
         positional = tuple(a for a in args or () if not isinstance(a, ast.Keyword))
         return positional, tuple(a for a in args or () if isinstance(a, ast.Keyword))
 
-    def op_params(self, span, children):
+    def op_params(self, at, children):
         return tuple(children)
 
-    def tensor_param(self, span, children):
+    def tensor_param(self, at, children):
         name, shape = children
-        return ast.TensorParam(name.text, shape, span=span)
+        return ast.TensorParam(name.text, shape, span=self.span(at))
 
-    def scalar_param(self, span, children):
+    def scalar_param(self, at, children):
         name, type_, *default = children
         return ast.ScalarParam(
             name.text,
-            ast.Name(type_.text, span=self.tspan(type_)),
+            ast.Name(type_.text, span=self.span(type_)),
             default[0] if default else None,
-            span=span,
+            span=self.span(at),
         )
 
-    def expr_body(self, span, children):
+    def expr_body(self, at, children):
         return ((), children[0], True)
 
-    def block_body(self, span, children):
+    def block_body(self, at, children):
         *body, returns = children
         return (tuple(body), returns, False)
 
-    def opset_decl(self, span, children):
+    def opset_decl(self, at, children):
         name, input_, result, candidates = children
-        return ast.OpSet(name.text, input_, result, candidates, span=span)
+        return ast.OpSet(name.text, input_, result, candidates, span=self.span(at))
 
-    def candidates(self, span, children):
+    def candidates(self, at, children):
         return tuple(children)
 
-    def candidate(self, span, children):
+    def candidate(self, at, children):
         label, op, kwargs = children
         return ast.Candidate(
             label.text if label is not None else None,
-            ast.Name(op.text, span=self.tspan(op)),
+            ast.Name(op.text, span=self.span(op)),
             kwargs or (),
-            span=span,
+            span=self.span(at),
         )
 
-    def block_decl(self, span, children):
+    def block_decl(self, at, children):
         name, input_, result, *body, returns = children
-        return ast.Block(name.text, input_, result, tuple(body), returns, span=span)
+        return ast.Block(name.text, input_, result, tuple(body), returns, span=self.span(at))
 
-    def require_decl(self, span, children):
-        return ast.Require(children[0], span=span)
+    def require_decl(self, at, children):
+        return ast.Require(children[0], span=self.span(at))
 
-    def check_decl(self, span, children):
+    def check_decl(self, at, children):
         name, *rest = children
-        dims = tuple(ast.Name(t.text, span=self.tspan(t)) for t in rest if isinstance(t, Tok))
+        dims = tuple(ast.Name(t.text, span=self.span(t)) for t in rest if isinstance(t, Tok))
         points = tuple(c for c in rest if not isinstance(c, Tok))
-        return ast.Check(name.text, dims, points, span=span)
+        return ast.Check(name.text, dims, points, span=self.span(at))
 
-    def point(self, span, children):
+    def point(self, at, children):
         return tuple(children)
 
-    def genotype_decl(self, span, children):
+    def genotype_decl(self, at, children):
         name, *choices = children
-        return ast.Genotype(name.text, tuple(c for c in choices if c is not None), span=span)
-
-    def choice(self, span, children):
-        target, candidate = children
-        return ast.Choice(target, candidate, span=span)
-
-    def recipe_decl(self, span, children):
-        return ast.Recipe(tuple(c for c in children if c is not None), span=span)
-
-    def setting(self, span, children):
-        name, value = children
-        return ast.Setting(name.text, value, span=span)
-
-    def shape(self, span, children):
-        return ast.ShapeAnn(tuple(children), span=span)
-
-    # statements
-    def assign(self, span, children):
-        target, value = children
-        return ast.Assign(target, value, span=span)
-
-    def target(self, span, children):
-        name, *indices = children
-        return ast.Target(name.text, tuple(indices), span=span)
-
-    def for_stmt(self, span, children):
-        var, range_, *body = children
-        return ast.For(var.text, range_, tuple(body), span=span)
-
-    def shared_stmt(self, span, children):
-        name, op, kwargs = children
-        return ast.Shared(
-            name.text, ast.Name(op.text, span=self.tspan(op)), kwargs or (), span=span
+        return ast.Genotype(
+            name.text, tuple(c for c in choices if c is not None), span=self.span(at)
         )
 
-    def range(self, span, children):
+    def choice(self, at, children):
+        target, candidate = children
+        return ast.Choice(target, candidate, span=self.span(at))
+
+    def recipe_decl(self, at, children):
+        return ast.Recipe(tuple(c for c in children if c is not None), span=self.span(at))
+
+    def setting(self, at, children):
+        name, value = children
+        return ast.Setting(name.text, value, span=self.span(at))
+
+    def shape(self, at, children):
+        return ast.ShapeAnn(tuple(children), span=self.span(at))
+
+    # statements
+    def assign(self, at, children):
+        target, value = children
+        return ast.Assign(target, value, span=self.span(at))
+
+    def target(self, at, children):
+        name, *indices = children
+        return ast.Target(name.text, tuple(indices), span=self.span(at))
+
+    def for_stmt(self, at, children):
+        var, range_, *body = children
+        return ast.For(var.text, range_, tuple(body), span=self.span(at))
+
+    def shared_stmt(self, at, children):
+        name, op, kwargs = children
+        return ast.Shared(
+            name.text, ast.Name(op.text, span=self.span(op)), kwargs or (), span=self.span(at)
+        )
+
+    def range(self, at, children):
         start, stop = children
-        return ast.Range(start, stop, span=span)
+        return ast.Range(start, stop, span=self.span(at))
 
     # expressions
     def _binary(op):  # noqa: N805 - a factory used in the class body
-        def build(self, span, children):
+        def build(self, at, children):
             left, right = children
-            return ast.Binary(op, left, right, span=span)
+            return ast.Binary(op, left, right, span=self.span(at))
 
         return build
 
@@ -207,40 +216,40 @@ class AstBuilder:
     mod = _binary("%")
     pow = _binary("**")
 
-    def not_(self, span, children):
-        return ast.Unary("not", children[0], span=span)
+    def not_(self, at, children):
+        return ast.Unary("not", children[0], span=self.span(at))
 
-    def neg(self, span, children):
-        return ast.Unary("-", children[0], span=span)
+    def neg(self, at, children):
+        return ast.Unary("-", children[0], span=self.span(at))
 
-    def call(self, span, children):
+    def call(self, at, children):
         func, args = children
         if not isinstance(func, ast.Name):
             func = ast.Name("<expression>", span=func.span)
         positional, keywords = [], []
         for arg in args or ():
             (keywords if isinstance(arg, ast.Keyword) else positional).append(arg)
-        return ast.Call(func, tuple(positional), tuple(keywords), span=span)
+        return ast.Call(func, tuple(positional), tuple(keywords), span=self.span(at))
 
-    def args(self, span, children):
+    def args(self, at, children):
         return tuple(children)
 
-    def kwargs(self, span, children):
+    def kwargs(self, at, children):
         return tuple(children)
 
-    def kwarg(self, span, children):
+    def kwarg(self, at, children):
         name, value = children
-        return ast.Keyword(name.text, value, span=span)
+        return ast.Keyword(name.text, value, span=self.span(at))
 
-    def generator(self, span, children):
+    def generator(self, at, children):
         element, var, range_ = children
-        return ast.Generator(element, var.text, range_, span=span)
+        return ast.Generator(element, var.text, range_, span=self.span(at))
 
-    def index(self, span, children):
+    def index(self, at, children):
         value, *indices = children
-        return ast.Index(value, tuple(indices), span=span)
+        return ast.Index(value, tuple(indices), span=self.span(at))
 
-    def number(self, span, children):
+    def number(self, at, children):
         (tok,) = children
         text = tok.text
         try:
@@ -253,23 +262,23 @@ class AstBuilder:
                     Code.SYNTAX,
                     Severity.ERROR,
                     f"number with {len(text):,} digits is too long",
-                    self.tspan(tok),
+                    self.span(tok),
                     label="too long",
                 )
             )
             value = 0
-        return ast.Number(value, span=self.tspan(tok))
+        return ast.Number(value, span=self.span(tok))
 
-    def string(self, span, children):
+    def string(self, at, children):
         (tok,) = children
-        return ast.String(_string_value(tok.text), span=self.tspan(tok))
+        return ast.String(_string_value(tok.text), span=self.span(tok))
 
-    def name(self, span, children):
+    def name(self, at, children):
         (tok,) = children
-        return ast.Name(tok.text, span=self.tspan(tok))
+        return ast.Name(tok.text, span=self.span(tok))
 
-    def true(self, span, children):
-        return ast.Bool(True, span=span)
+    def true(self, at, children):
+        return ast.Bool(True, span=self.span(at))
 
-    def false(self, span, children):
-        return ast.Bool(False, span=span)
+    def false(self, at, children):
+        return ast.Bool(False, span=self.span(at))

@@ -22,7 +22,6 @@ import re
 from functools import lru_cache
 
 from sedsl import GRAMMAR_PATH
-from sedsl.diagnostics.span import Span
 from sedsl.language import ast
 from sedsl.language.build import MAX_NESTING, AstBuilder, Tok
 from sedsl.language.comments import attach_docs, comments
@@ -107,8 +106,14 @@ def _run(tables: _Tables, build: AstBuilder, text: str) -> list:
     match, keywords, ignore = tables.scanner.match, tables.keywords, tables.ignore
     states, rules, unit, end_state = tables.states, tables.rules, tables.unit, tables.end
     chains, new_tuple = tables.chains, tuple.__new__
-    methods, file = build.rules, build.file
+    methods = build.rules
     stack, values, conts, depths = [tables.start], [], [], []
+    push_state, push_value, push_cont, push_depth = (
+        stack.append,
+        values.append,
+        conts.append,
+        depths.append,
+    )
     pos, line, line_start, size_of_text = 0, 1, 0, len(text)
     while True:
         if pos < size_of_text:
@@ -142,10 +147,10 @@ def _run(tables: _Tables, build: AstBuilder, text: str) -> list:
             if action >= 0:  # shift
                 if tok is None:
                     raise _Decline
-                stack.append(action)
-                values.append(tok)
-                conts.append(tok)
-                depths.append(0)
+                push_state(action)
+                push_value(tok)
+                push_cont(tok)
+                push_depth(0)
                 break
             rule = ~action
             if unit[rule]:  # `start` is not one, so the end state is not reached here
@@ -156,18 +161,16 @@ def _run(tables: _Tables, build: AstBuilder, text: str) -> list:
             if size:
                 kids, kconts, depth = values[-size:], conts[-size:], max(depths[-size:])
                 del stack[-size:], values[-size:], conts[-size:], depths[-size:]
+                first, last = kconts[0], kconts[-1]
+                if first is None or last is None:  # skip children that cover no text
+                    covered = [c for c in kconts if c is not None] or [None]
+                    first, last = covered[0], covered[-1]
             else:
-                kids, kconts, depth = [], [], 0
-            first = last = None
-            for c in kconts:
-                if c is not None:
-                    first = c
-                    break
-            for c in reversed(kconts):
-                if c is not None:
-                    last = c
-                    break
-            cont = None if first is None else (None, *first[1:3], *last[3:5], first[5], last[6])
+                kids, kconts, depth, first = [], [], 0, None
+            if first is None:
+                cont = None
+            else:
+                cont = (None, first[1], first[2], last[3], last[4], first[5], last[6])
             if include is None:
                 children = kids
             else:
@@ -175,8 +178,11 @@ def _run(tables: _Tables, build: AstBuilder, text: str) -> list:
                 for i, splice, nones in include:
                     if nones:
                         children += [None] * nones
-                    if splice:
-                        children += kids[i]
+                    if splice:  # reuse the list, as Lark does: long repetitions stay linear
+                        if children:
+                            children += kids[i]
+                        else:
+                            children = kids[i]
                     else:
                         children.append(kids[i])
                 if append:
@@ -190,16 +196,12 @@ def _run(tables: _Tables, build: AstBuilder, text: str) -> list:
             else:
                 if not inlined:
                     depth += 1
-                method = methods.get(name)
-                if method is None:  # an inlined rule's list, or `start`'s declarations
-                    node = children
-                else:
-                    span = Span(file, *cont[1:]) if cont is not None else Span.point(file)
-                    node = method(span, children)
-            stack.append(states[stack[-1]][origin])
-            values.append(node)
-            conts.append(cont)
-            depths.append(depth)
+                method = methods.get(name)  # none: an inlined rule's list, or `start`'s
+                node = children if method is None else method(cont, children)
+            push_state(states[stack[-1]][origin])
+            push_value(node)
+            push_cont(cont)
+            push_depth(depth)
             if kind == "$END" and stack[-1] == end_state:
                 if depth > MAX_NESTING:
                     raise _Decline  # Lark's path reports it

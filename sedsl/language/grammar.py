@@ -170,21 +170,10 @@ class _ToAst(Transformer):
         if method is None:  # `start`: its children are the declarations
             return lark.Tree(data, children, meta)
         children = [_tok(c) if isinstance(c, Token) else c for c in children]
-        return method(self._span(meta), children)
-
-    def _span(self, meta) -> Span:
-        file = self.build.file
         if getattr(meta, "empty", True):
-            return Span.point(file)
-        return Span(
-            file,
-            meta.line,
-            meta.column,
-            meta.end_line,
-            meta.end_column,
-            meta.start_pos,
-            meta.end_pos,
-        )
+            return method(None, children)
+        at = (None, meta.line, meta.column, meta.end_line, meta.end_column)
+        return method((*at, meta.start_pos, meta.end_pos), children)
 
 
 def _tok(tok: Token) -> Tok:
