@@ -141,3 +141,16 @@ def test_a_missing_shipped_library_lists_the_shipped_ones(installed, tmp_path):
     assert result.returncode == 1
     assert 'sedsl ships no library "sedsl:atention"' in result.stdout
     assert "Traceback" not in result.stderr
+
+
+def test_installed_wheel_parses_with_its_shipped_tables(installed, tmp_path):
+    """The fast parser finds grammars/space.lalr.json in the wheel (it declines without
+    it, silently slower), and a clean parse leaves lark unimported."""
+    _, env = installed
+    probe = (
+        "import sys; from sedsl.language import fastparse\n"
+        "module = fastparse.parse('param p: int = 1\\n', 'f.space')\n"
+        "print(fastparse._tables() is not None, module is not None, 'lark' in sys.modules)\n"
+    )
+    result = _run(["python", "-c", probe], tmp_path, env)
+    assert result.stdout.split() == ["True", "True", "False"], result.stdout
