@@ -75,10 +75,14 @@ def _over(shape: Shape, over: str) -> tuple[int, ...]:
         raise ShapeError(str(exc), code=Diag.WRONG_VALUE) from None
 
 
-def _recv(arg: str) -> str:
-    """`arg` as the receiver of a method call: `(x * a).mean(...)`, not `x * a.mean(...)`."""
+def _atom(arg: str) -> str:
+    """`arg` bracketed unless it is one atom, so that it can receive a method call or be
+    an operand: `(x * a).mean(...)`, not `x * a.mean(...)`; `(2 * e - 1) // 2`, not
+    `2 * e - 1 // 2`."""
     body = pyast.parse(arg, mode="eval").body
-    simple = isinstance(body, pyast.Name | pyast.Attribute | pyast.Call | pyast.Subscript)
+    simple = isinstance(
+        body, pyast.Name | pyast.Constant | pyast.Attribute | pyast.Call | pyast.Subscript
+    )
     return arg if simple else f"({arg})"
 
 
@@ -206,7 +210,7 @@ def _same_padding(kh: Dim, kw: Dim, dilation: Dim, dilation_py: str) -> str:
     def one(k: Dim) -> str:
         if k.is_const and dilation.is_const:
             return str(int(dilation.value) * (int(k.value) - 1) // 2)
-        return f"{dilation_py} * ({_py(k)} - 1) // 2"
+        return f"{_atom(dilation_py)} * ({_py(k)} - 1) // 2"
 
     return one(kh) if kh == kw else f"({one(kh)}, {one(kw)})"
 
@@ -289,9 +293,10 @@ def _window_infer(ctx, shapes, p) -> Shape:
 def _window_code(c: CodeInputs) -> Code:
     k, stride = c.params["k"], c.params["stride"]
     x = c.args[0]
+    pad = f"{_atom(k)} // 2"
     if c.raw["mode"] == "max":
-        return Code(f"nn.functional.max_pool2d({x}, {k}, {stride}, {k} // 2)")
-    return Code(f"nn.functional.avg_pool2d({x}, {k}, {stride}, {k} // 2, count_include_pad=False)")
+        return Code(f"nn.functional.max_pool2d({x}, {k}, {stride}, {pad})")
+    return Code(f"nn.functional.avg_pool2d({x}, {k}, {stride}, {pad}, count_include_pad=False)")
 
 
 def _window_buffer(shapes: list[Shape], p) -> Dim:
@@ -311,7 +316,7 @@ def _narrow_infer(ctx, shapes, p) -> Shape:
 
 def _narrow_code(c: CodeInputs) -> Code:
     axis = over_axes(c.raw["along"], len(c.shapes[0]))[0]
-    return Code(f"{_recv(c.args[0])}.narrow({axis}, {c.params['start']}, {c.params['length']})")
+    return Code(f"{_atom(c.args[0])}.narrow({axis}, {c.params['start']}, {c.params['length']})")
 
 
 def _split_infer(ctx, shapes, p) -> Shape:
@@ -382,7 +387,7 @@ def _broadcast_code(c: CodeInputs) -> Code:
     y, x = c.args
     h, w = c.params["h"], c.params["w"]
     return Code(
-        f"tile_broadcast({y}, {h}, {w}, {_recv(x)}.shape[-2], {_recv(x)}.shape[-1])",
+        f"tile_broadcast({y}, {h}, {w}, {_atom(x)}.shape[-2], {_atom(x)}.shape[-1])",
         imports=("tile_broadcast",),
     )
 
@@ -399,7 +404,7 @@ def _interpolate_code(c: CodeInputs) -> Code:
     mode = c.raw["mode"]
     corners = ", align_corners=False" if mode in ("bilinear", "bicubic") else ""
     return Code(
-        f"nn.functional.interpolate({y}, size={_recv(x)}.shape[-2:], mode={mode!r}{corners})"
+        f"nn.functional.interpolate({y}, size={_atom(x)}.shape[-2:], mode={mode!r}{corners})"
     )
 
 
@@ -440,7 +445,7 @@ def _pattern_code(c: CodeInputs) -> Code:
     pattern = parse_pattern(c.raw["pattern"])
     sizes = {k: v for k, v in c.params.items() if k != "pattern"}
     calls = "".join(f".{call}" for call in pattern_calls(pattern, sizes))
-    return Code(_recv(c.args[0]) + calls)
+    return Code(_atom(c.args[0]) + calls)
 
 
 def _pattern_buffer(shapes: list[Shape], p) -> Dim:
@@ -476,9 +481,7 @@ def _softmax_code(c: CodeInputs) -> Code:
 
 
 def _scale_code(c: CodeInputs) -> Code:
-    by = c.params["by"]
-    by = by if by.isidentifier() or by.isdigit() else f"({by})"
-    return Code(f"{_recv(c.args[0])} * {by} ** {c.params['power']}")
+    return Code(f"{_atom(c.args[0])} * {_atom(c.params['by'])} ** {_atom(c.params['power'])}")
 
 
 def _matmul_infer(ctx: ShapeContext, shapes: list[Shape], p) -> Shape:
@@ -539,7 +542,7 @@ def _reducible(name: str, elementwise):
         if c.raw.get("over") is None:
             return Code(elementwise(c.args))
         method = "sum" if name == "sum" else "mean"
-        return Code(f"{_recv(c.args[0])}.{method}(dim={_axes_of(c)}, keepdim=True)")
+        return Code(f"{_atom(c.args[0])}.{method}(dim={_axes_of(c)}, keepdim=True)")
 
     def buffer(shapes: list[Shape], p) -> Dim:
         return ZERO if p.get("over") is None else _reduction_buffer(shapes, p)
@@ -563,12 +566,12 @@ def _build() -> dict[str, Primitive]:
         _pool(
             "avg_pool",
             "Average pooling over the chosen axes (SE's GAP with over=hw).",
-            lambda c: f"{_recv(c.args[0])}.mean(dim={_axes_of(c)}, keepdim=True)",
+            lambda c: f"{_atom(c.args[0])}.mean(dim={_axes_of(c)}, keepdim=True)",
         ),
         _pool(
             "max_pool",
             "Max pooling over the chosen axes (CBAM's GMP with over=hw).",
-            lambda c: f"{_recv(c.args[0])}.amax(dim={_axes_of(c)}, keepdim=True)",
+            lambda c: f"{_atom(c.args[0])}.amax(dim={_axes_of(c)}, keepdim=True)",
         ),
         _pool(
             "std_pool",
@@ -848,7 +851,7 @@ def _build() -> dict[str, Primitive]:
             params=(),
             arity=1,
             infer=_same,
-            code=lambda c: Code(f"{_recv(c.args[0])}.mul(0.0)"),
+            code=lambda c: Code(f"{_atom(c.args[0])}.mul(0.0)"),
         ),
         # ---- structure -------------------------------------------------------------
         Primitive(

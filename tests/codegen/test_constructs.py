@@ -480,3 +480,49 @@ def test_a_strided_gather_built_at_one_size_is_the_block_built_at_another(tmp_pa
     large.load_state_dict(small.state_dict())
     x = torch.randn(2, 4, 11, 9, dtype=torch.float64)
     torch.testing.assert_close(small(x), large(x), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("mode", ["avg", "max"])
+@pytest.mark.parametrize("extent", [2, 3])
+def test_window_pool_pads_an_expression_kernel_by_half_of_it(mode, extent, tmp_path):
+    """A kernel written as an expression is padded by (k) // 2 as a whole: with
+    `k=2 * extent - 1` the padding is extent - 1 (not 2 * extent - (1 // 2), which torch
+    refuses), so the pooled map is ceil(H / 2) x ceil(W / 2) and equals torch's own."""
+    source = space_source(
+        f'window_pool(x, k=2 * extent - 1, stride=2, mode="{mode}")',
+        "[B, C, ceil(H / 2), ceil(W / 2)]",
+    )
+    # an op parameter, so that the kernel stays an expression in the generated code
+    source = source.replace("f(x: [B, C, H, W])", f"f(x: [B, C, H, W], extent: int = {extent})")
+    space, fixed = generated(tmp_path, f"window_{mode}{extent}", source)
+    supernet = supernet_of(f"window_{mode}{extent}")
+    alphas = supernet.Alphas().double()
+    k = 2 * extent - 1
+    pool = torch.nn.functional
+    for c, h, w in POINTS:
+        block = fixed.build_fixed({"y": "f"}, c, h, w).double()
+        x = torch.randn(2, c, h, w, dtype=torch.float64)
+        if mode == "max":
+            expected = pool.max_pool2d(x, k, 2, extent - 1)
+        else:
+            expected = pool.avg_pool2d(x, k, 2, extent - 1, count_include_pad=False)
+        env = {"B": 2, "C": c, "H": h, "W": w}
+        assert tuple(block(x).shape) == tuple(int(d.evaluate(env)) for d in space.block.result)
+        torch.testing.assert_close(block(x), expected, rtol=0, atol=0)
+        torch.testing.assert_close(supernet.SupernetBlock(c, h, w, alphas)(x), expected)
+
+
+def test_same_padding_brackets_an_expression_dilation(tmp_path):
+    """'same' padding is dilation * (k - 1) // 2 with the dilation as a whole: with
+    `dilation=d + 1` and k = 5 it is 2 * (d + 1), not d + 1 * 4 // 2, and H and W are kept."""
+    source = space_source("conv2d(x, out=C, k=5, dilation=d + 1)", "[B, C, H, W]")
+    source = source.replace("f(x: [B, C, H, W])", "f(x: [B, C, H, W], d: int = 1)")
+    _, fixed = generated(tmp_path, "dilated", source)
+    supernet = supernet_of("dilated")
+    for c, h, w in POINTS:
+        block = fixed.build_fixed({"y": "f"}, c, h, w).double()
+        (conv,) = [m for m in block.modules() if isinstance(m, torch.nn.Conv2d)]
+        x = torch.randn(2, c, h, w, dtype=torch.float64)
+        expected = torch.nn.functional.conv2d(x, conv.weight, padding=4, dilation=2)
+        torch.testing.assert_close(block(x), expected, rtol=1e-12, atol=1e-12)
+        assert supernet.SupernetBlock(c, h, w, supernet.Alphas())(x.float()).shape == x.shape
