@@ -856,9 +856,10 @@ def _build() -> dict[str, Primitive]:
         # ---- structure -------------------------------------------------------------
         Primitive(
             name="concat",
-            doc="Concatenation along channels, in argument order; `along` names another "
-            'axis: `concat(x_h, x_w, along="h")` stacks two strips (coordinate attention).',
-            signature="[B, C1, H, W], [B, C2, H, W], ... -> [B, C1 + C2 + ..., H, W] | ...",
+            doc="Concatenation in argument order along channels, or along the axis `along` "
+            'names: `concat(x_h, x_w, along="h")` stacks two strips (coordinate attention).',
+            signature="[B, C1, H, W], [B, C2, H, W], ... -> [B, C1 + C2 + ..., H, W] | "
+            "[B, C, H1 + H2 + ..., W] (along=h) | ...",
             params=(ParamSpec("along", "axes", "c", "the axis to join along"),),
             arity=None,
             infer=_concat_infer,

@@ -120,6 +120,16 @@ CASES = {
         "[B, C, H, W]",
         lambda x: x * x.amax(3, keepdim=True),  # one column: bilinear is a broadcast
     ),
+    "concat_h": (
+        'concat(x, max_pool(x, over="h"), along="h")',
+        "[B, C, H + 1, W]",
+        lambda x: torch.cat([x, x.amax(2, keepdim=True)], 2),
+    ),
+    "concat_last": (
+        "concat(x, x, along=-1)",
+        "[B, C, H, 2 * W]",
+        lambda x: torch.cat([x, x], 3),
+    ),
 }
 
 
