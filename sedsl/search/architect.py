@@ -163,24 +163,35 @@ class Architect:
     def unrolled_weights(self, weights: Params, grads: Sequence[Tensor]) -> Params:
         """w' = the weights after one step of the weight optimizer with gradient ``grads``.
 
-        Replays torch.optim.SGD's update (weight decay, momentum buffer, dampening, nesterov)
-        without touching its state, so w' is exactly where the optimizer would go.
+        Replays torch.optim.SGD's foreach update (weight decay, momentum buffer, dampening,
+        nesterov) op for op, without touching its state, so w' is exactly where the optimizer
+        would go. One foreach call per term instead of a Python loop over ~500 tensors.
         """
         group = self.weight_optimizer.param_groups[0]
         lr, wd, momentum = group["lr"], group["weight_decay"], group["momentum"]
         dampening, nesterov = group["dampening"], group["nesterov"]
-        unrolled: Params = {}
+        values = list(weights.values())
         with torch.no_grad():
-            for (name, w), grad in zip(weights.items(), grads, strict=True):
-                direction = grad + wd * w if wd else grad
-                if momentum:
-                    buf = self.weight_optimizer.state.get(self._parameters[name], {}).get(
-                        "momentum_buffer"
-                    )
-                    buf = direction if buf is None else momentum * buf + (1 - dampening) * direction
-                    direction = direction + momentum * buf if nesterov else buf
-                unrolled[name] = w - lr * direction
-        return unrolled
+            direction = torch._foreach_add(grads, values, alpha=wd) if wd else list(grads)
+            if momentum:
+                state = self.weight_optimizer.state
+                old = [
+                    state.get(self._parameters[name], {}).get("momentum_buffer") for name in weights
+                ]
+                if any(b is None for b in old):  # before SGD's first step: a buffer starts as d
+                    bufs = [
+                        d if b is None else b.mul(momentum).add_(d, alpha=1 - dampening)
+                        for d, b in zip(direction, old, strict=True)
+                    ]
+                else:
+                    bufs = torch._foreach_mul(old, momentum)
+                    torch._foreach_add_(bufs, direction, alpha=1 - dampening)
+                if nesterov:
+                    direction = torch._foreach_add(direction, bufs, alpha=momentum)
+                else:
+                    direction = bufs
+            unrolled = torch._foreach_add(values, direction, alpha=-lr)
+        return dict(zip(weights, unrolled, strict=True))
 
     def _train_weight_gradient(
         self, weights: Params, arch: Params, train: Batch, keep_graph: bool
@@ -192,8 +203,9 @@ class Architect:
         except RuntimeError as err:
             raise _double_backward_error(err) from err
         # w' needs the global gradient; the graph stays local because H v is linear in the loss
-        # and is reduced after the second backward.
-        values = [g.detach().clone() for g in grads]
+        # and is reduced after the second backward. Without a graph the gradients are already
+        # fresh tensors that nothing else holds, so they are reduced in place, uncopied.
+        values = [g.detach().clone() for g in grads] if keep_graph else grads
         self.reduce(values)
         return (grads if keep_graph else []), values
 
@@ -239,18 +251,19 @@ def hvp_finite(
     fd_eps: float = 0.01,
 ) -> list[Tensor]:
     """Central difference of grad_alpha L along v, with DARTS' step eps = fd_eps / ||v||."""
-    eps = fd_eps / torch.sqrt(sum((t.detach() ** 2).sum() for t in v)).item()
+    values = list(weights.values())
+    with torch.no_grad():
+        norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(list(v))))
+    eps = fd_eps / norm.item()
 
     def arch_grad(sign: float) -> tuple[Tensor, ...]:
         with torch.no_grad():
-            moved = {
-                name: w + sign * eps * d for (name, w), d in zip(weights.items(), v, strict=True)
-            }
-        _, loss = architect.loss(moved, arch, batch)
+            moved = torch._foreach_add(values, list(v), alpha=sign * eps)
+        _, loss = architect.loss(dict(zip(weights, moved, strict=True)), arch, batch)
         return torch.autograd.grad(loss, list(arch.values()))
 
     plus, minus = arch_grad(1.0), arch_grad(-1.0)
-    return [(p - m) / (2 * eps) for p, m in zip(plus, minus, strict=True)]
+    return torch._foreach_div(torch._foreach_sub(plus, minus), 2 * eps)
 
 
 def _refuse_cut_graphs(grads: Sequence[Tensor]) -> None:

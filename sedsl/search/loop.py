@@ -31,6 +31,7 @@ from .data import BatchStream, ImageData, eval_batches, load_dataset, split_halv
 from .distributed import DistContext, use_global_batchnorm
 from .errors import SearchError
 from .network import SearchNetwork, build_search_network
+from .optim import make_sgd
 from .recipe import SearchConfig, config_to_dict
 from .space import LoadedSpace
 
@@ -99,9 +100,9 @@ class Search:
             self.cost_model = build_cost_model(space, config.cost, points)
         self.weight_stream = self._stream(weight_half, offset=1)
         self.arch_stream = self._stream(arch_half, offset=2)
-        self.weight_optimizer = torch.optim.SGD(
+        self.weight_optimizer = make_sgd(
             self.network.weight_parameters(),
-            lr=config.lr,
+            config.lr,
             momentum=config.momentum,
             weight_decay=config.weight_decay,
         )

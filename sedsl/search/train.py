@@ -22,6 +22,7 @@ from .data import BatchStream, ImageData, eval_batches, load_dataset
 from .errors import SearchError
 from .export import check_genotype, read_genotype
 from .loop import pick_device, seed_everything
+from .optim import make_sgd
 from .space import load_space
 
 
@@ -137,7 +138,7 @@ class _Training:
         self.model, self.train, self.test, self.config = model, train, test, config
         self.genotype = genotype
         self.stream = BatchStream(train, torch.arange(len(train)), config.batch_size, config.seed)
-        self.optimizer = torch.optim.SGD(
+        self.optimizer = make_sgd(
             model.parameters(),
             config.lr,
             momentum=config.momentum,

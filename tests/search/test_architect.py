@@ -10,20 +10,20 @@ from torch.func import functional_call
 
 from sedsl.search.architect import Architect, hvp_exact, hvp_finite
 from sedsl.search.errors import SearchError
+from sedsl.search.optim import make_sgd
 
 from .conftest import batch, tiny_network
 
 DOUBLE = torch.float64
 
 
-def make_architect(network, *, order=2, hvp="finite", fd_eps=0.01, momentum_steps=1):
-    weight_opt = torch.optim.SGD(
-        network.weight_parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4
-    )
+def make_architect(network, *, order=2, hvp="finite", fd_eps=0.01, momentum_steps=1, sgd=make_sgd):
+    weight_opt = sgd(network.weight_parameters(), 0.05, momentum=0.9, weight_decay=5e-4)
     arch_opt = torch.optim.Adam(network.arch_parameters(), lr=3e-4, betas=(0.5, 0.999))
     # A few real weight steps so the momentum buffers are non-trivial, as mid-search.
+    weight = next(network.parameters())
     for step in range(momentum_steps):
-        x, y = batch(100 + step, dtype=next(network.parameters()).dtype)
+        x, y = batch(100 + step, dtype=weight.dtype, device=weight.device)
         weight_opt.zero_grad()
         F.cross_entropy(network(x), y).backward()
         weight_opt.step()
@@ -64,10 +64,14 @@ def reference_hypergradient(architect: Architect, train, val) -> list[torch.Tens
     return list(torch.autograd.grad(val_loss, list(arch.values())))
 
 
-def test_unrolled_copy_moves_every_weight_exactly_as_the_optimizer_would(fake_space):
-    network = tiny_network(fake_space, dtype=DOUBLE)
-    architect = make_architect(network)
-    train = batch(1, dtype=DOUBLE)
+@pytest.mark.parametrize("momentum_steps", [0, 1], ids=["first-step", "mid-search"])
+@pytest.mark.parametrize("sgd", [make_sgd, torch.optim.SGD], ids=["search-sgd", "plain-sgd"])
+def test_unrolled_copy_moves_every_weight_exactly_as_the_optimizer_would(
+    fake_space, device, sgd, momentum_steps
+):
+    network = tiny_network(fake_space, dtype=DOUBLE, device=device)
+    architect = make_architect(network, sgd=sgd, momentum_steps=momentum_steps)
+    train = batch(1, dtype=DOUBLE, device=device)
     weights = architect.weights()
     assert set(weights) == {n for n, _ in network.net.named_parameters(prefix="net")}
     _, loss = architect.loss(weights, architect.arch(), train)
@@ -87,22 +91,24 @@ def test_unrolled_copy_moves_every_weight_exactly_as_the_optimizer_would(fake_sp
         torch.testing.assert_close(unrolled[name], w.detach(), rtol=1e-12, atol=1e-12)
 
 
-def test_architect_leaves_model_buffers_and_weights_untouched(fake_space):
-    network = tiny_network(fake_space)
+def test_architect_leaves_model_buffers_and_weights_untouched(fake_space, device):
+    network = tiny_network(fake_space, device=device)
     architect = make_architect(network, order=2)
     before = {k: v.clone() for k, v in network.net.state_dict().items()}
-    architect.step(batch(1), batch(2))
+    architect.step(batch(1, device=device), batch(2, device=device))
     after = network.net.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
 
 
-def test_finite_difference_hvp_matches_exact_in_float64(fake_space):
-    network = tiny_network(fake_space, dtype=DOUBLE)
+def test_finite_difference_hvp_matches_exact_in_float64(fake_space, device):
+    network = tiny_network(fake_space, dtype=DOUBLE, device=device)
     architect = make_architect(network)
-    train = batch(1, dtype=DOUBLE)
+    train = batch(1, dtype=DOUBLE, device=device)
     weights, arch = architect.weights(), architect.arch()
     generator = torch.Generator().manual_seed(3)
-    v = [torch.randn(w.shape, generator=generator, dtype=DOUBLE) for w in weights.values()]
+    v = [
+        torch.randn(w.shape, generator=generator, dtype=DOUBLE).to(device) for w in weights.values()
+    ]
     exact = hvp_exact(architect, weights, arch, train, v)
     # Small step in float64: the truncation error of the central difference is O(eps^2) between
     # ReLU kinks; tolerance 1e-6 relative to the largest component.
@@ -113,10 +119,12 @@ def test_finite_difference_hvp_matches_exact_in_float64(fake_space):
 
 
 @pytest.mark.parametrize("hvp", ["exact", "finite"])
-def test_second_order_hypergradient_matches_autograd_through_the_unrolled_step(fake_space, hvp):
-    network = tiny_network(fake_space, dtype=DOUBLE)
+def test_second_order_hypergradient_matches_autograd_through_the_unrolled_step(
+    fake_space, device, hvp
+):
+    network = tiny_network(fake_space, dtype=DOUBLE, device=device)
     architect = make_architect(network, hvp=hvp, fd_eps=1e-6)
-    train, val = batch(1, dtype=DOUBLE), batch(2, dtype=DOUBLE)
+    train, val = batch(1, dtype=DOUBLE, device=device), batch(2, dtype=DOUBLE, device=device)
     reference = reference_hypergradient(architect, train, val)
     ours, _ = architect.second_order_gradient(train, val)
     tolerance = 1e-10 if hvp == "exact" else 1e-6
@@ -124,10 +132,10 @@ def test_second_order_hypergradient_matches_autograd_through_the_unrolled_step(f
     assert float((flat(ours) - flat(reference)).abs().max()) <= tolerance * scale
 
 
-def test_first_order_gradient_is_the_val_gradient_at_current_weights(fake_space):
-    network = tiny_network(fake_space, dtype=DOUBLE)
+def test_first_order_gradient_is_the_val_gradient_at_current_weights(fake_space, device):
+    network = tiny_network(fake_space, dtype=DOUBLE, device=device)
     architect = make_architect(network, order=1)
-    val = batch(2, dtype=DOUBLE)
+    val = batch(2, dtype=DOUBLE, device=device)
     network.zero_grad()
     loss = F.cross_entropy(
         functional_call(network, dict(network.named_parameters()), val[0]), val[1]
@@ -138,12 +146,12 @@ def test_first_order_gradient_is_the_val_gradient_at_current_weights(fake_space)
         torch.testing.assert_close(a, b)
 
 
-def test_step_updates_alphas_only_through_the_arch_optimizer(fake_space):
-    network = tiny_network(fake_space)
+def test_step_updates_alphas_only_through_the_arch_optimizer(fake_space, device):
+    network = tiny_network(fake_space, device=device)
     architect = make_architect(network, order=2, hvp="exact")
     alphas = [a.detach().clone() for a in network.arch_parameters()]
     weights = [w.detach().clone() for w in network.weight_parameters()]
-    architect.step(batch(1), batch(2))
+    architect.step(batch(1, device=device), batch(2, device=device))
     assert all(
         not torch.equal(a, b) for a, b in zip(alphas, network.arch_parameters(), strict=True)
     )

@@ -35,8 +35,8 @@ def search(out, **options):
     )
 
 
-def test_run_writes_every_output(tmp_path, capsys):
-    run = search(tmp_path / "run")
+def test_run_writes_every_output(tmp_path, capsys, device):
+    run = search(tmp_path / "run", device=str(device))
     names = {p.name for p in run.iterdir()}
     assert {
         "config.json",
@@ -109,11 +109,12 @@ def test_run_directory_rules(tmp_path):
 
 
 @pytest.mark.parametrize("order, hvp", [(1, "finite"), (2, "finite"), (2, "exact")])
-def test_search_finds_the_candidate_that_is_plainly_right(tmp_path, order, hvp):
+def test_search_finds_the_candidate_that_is_plainly_right(tmp_path, device, order, hvp):
     # identity is right on both edges (second of three on a, last on b); the others scramble
     # features with fixed random signs.
     run = search(
         tmp_path / "run",
+        device=str(device),
         order=order,
         hvp=hvp,
         epochs=3,

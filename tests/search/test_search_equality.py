@@ -18,6 +18,7 @@ from sedsl.check.checker import check_file
 from sedsl.codegen.generate import render_space, write_space
 from sedsl.search.architect import Architect
 from sedsl.search.network import SearchNetwork
+from sedsl.search.optim import make_sgd
 from sedsl.search.space import LoadedSpace, load_space
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,7 +43,7 @@ def spaces(name: str, out: Path) -> tuple[LoadedSpace, LoadedSpace]:
     return compiled, load_space(out / name)
 
 
-def network(space: LoadedSpace) -> SearchNetwork:
+def network(space: LoadedSpace, device: torch.device | str = "cpu") -> SearchNetwork:
     torch.manual_seed(0)
     alphas = space.supernet.Alphas(0.5)
     extra = space.dim_kwargs({"C": C, "H": H, "W": W}, "the test network")
@@ -54,13 +55,13 @@ def network(space: LoadedSpace) -> SearchNetwork:
         nn.Flatten(),
         nn.Linear(C, 3),
     )
-    return SearchNetwork(net, alphas).to(DOUBLE)
+    return SearchNetwork(net, alphas).to(device, DOUBLE)
 
 
-def batch(seed: int) -> tuple[Tensor, Tensor]:
-    generator = torch.Generator().manual_seed(seed)
+def batch(seed: int, device: torch.device) -> tuple[Tensor, Tensor]:
+    generator = torch.Generator().manual_seed(seed)  # drawn on the CPU: the same on every device
     x = torch.randn(4, 3, H, W, generator=generator, dtype=DOUBLE)
-    return x, torch.randint(0, 3, (4,), generator=generator)
+    return x.to(device), torch.randint(0, 3, (4,), generator=generator).to(device)
 
 
 def alphas(net: SearchNetwork) -> Tensor:
@@ -70,7 +71,7 @@ def alphas(net: SearchNetwork) -> Tensor:
 def search(net: SearchNetwork, order: int, hvp: str, perturb: float = 0.0) -> Tensor:
     """10 steps of DARTS' loop (arch step, then weight step). The alphas take plain SGD rather
     than the recipes' Adam: Adam's normalised step would hide a gradient error up to scale."""
-    weight_opt = torch.optim.SGD(net.weight_parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
+    weight_opt = make_sgd(net.weight_parameters(), 0.05, momentum=0.9, weight_decay=5e-4)
     arch_opt = torch.optim.SGD(net.arch_parameters(), lr=0.5)
     architect = Architect(
         net, net.weight_names(), net.arch_names(), weight_opt, arch_opt, order=order, hvp=hvp
@@ -84,8 +85,9 @@ def search(net: SearchNetwork, order: int, hvp: str, perturb: float = 0.0) -> Te
             step()
 
         arch_opt.step = perturbed_step
+    device = next(net.parameters()).device
     for i in range(10):
-        train, val = batch(2 * i + 1), batch(2 * i + 2)
+        train, val = batch(2 * i + 1, device), batch(2 * i + 2, device)
         architect.step(train, val)
         weights = net.weight_parameters()
         loss = F.cross_entropy(net(train[0]), train[1])
@@ -102,10 +104,12 @@ def relative_error(ours: Tensor, reference: Tensor, start: Tensor) -> float:
 
 @pytest.mark.parametrize(("order", "hvp"), SEARCHES, ids=[f"{o}-{h}" for o, h in SEARCHES])
 @pytest.mark.parametrize("name", SPACES)
-def test_compiled_and_reference_searches_end_at_the_same_alphas(name, order, hvp, reference_dir):
+def test_compiled_and_reference_searches_end_at_the_same_alphas(
+    name, order, hvp, device, reference_dir
+):
     compiled_space, reference_space = spaces(name, reference_dir)
-    reference = network(reference_space)
-    compiled = network(compiled_space)
+    reference = network(reference_space, device)
+    compiled = network(compiled_space, device)
     compiled.load_state_dict(reference.state_dict())  # same start, whatever the build order
     start = alphas(reference)
     ours, theirs = search(compiled, order, hvp), search(reference, order, hvp)
