@@ -43,12 +43,6 @@ class AstBuilder:
     def __init__(self, file: str):
         self.file = file
         self.problems: list = []  # diagnostics found while building the tree
-        # tree name -> method; names without one (`start`) stay parse-tree nodes
-        self.rules = {
-            name: getattr(self, name)
-            for name in dir(type(self))
-            if not name.startswith("_") and name != "span"
-        }
 
     def span(self, at: tuple | None) -> Span:
         """The Span of a position: a Tok, or a node's (_, line, column, end_line,
@@ -282,3 +276,12 @@ class AstBuilder:
 
     def false(self, at, children):
         return ast.Bool(False, span=self.span(at))
+
+
+# tree name -> builder function, called as RULES[name](builder, at, children); names
+# without one (`start`) stay parse-tree nodes. Made once: per file it cost a dir() scan.
+RULES = {
+    name: fn
+    for name, fn in vars(AstBuilder).items()
+    if callable(fn) and not name.startswith("_") and name != "span"
+}

@@ -23,7 +23,7 @@ from functools import lru_cache
 
 from sedsl import GRAMMAR_PATH
 from sedsl.language import ast
-from sedsl.language.build import MAX_NESTING, AstBuilder, Tok
+from sedsl.language.build import MAX_NESTING, RULES, AstBuilder, Tok
 from sedsl.language.comments import attach_docs, comments
 
 TABLES_PATH = GRAMMAR_PATH.with_name("space.lalr.json")
@@ -106,7 +106,6 @@ def _run(tables: _Tables, build: AstBuilder, text: str) -> list:
     match, keywords, ignore = tables.scanner.match, tables.keywords, tables.ignore
     states, rules, unit, end_state = tables.states, tables.rules, tables.unit, tables.end
     chains, new_tuple = tables.chains, tuple.__new__
-    methods = build.rules
     stack, values, conts, depths = [tables.start], [], [], []
     push_state, push_value, push_cont, push_depth = (
         stack.append,
@@ -196,8 +195,8 @@ def _run(tables: _Tables, build: AstBuilder, text: str) -> list:
             else:
                 if not inlined:
                     depth += 1
-                method = methods.get(name)  # none: an inlined rule's list, or `start`'s
-                node = children if method is None else method(cont, children)
+                method = RULES.get(name)  # none: an inlined rule's list, or `start`'s
+                node = children if method is None else method(build, cont, children)
             push_state(states[stack[-1]][origin])
             push_value(node)
             push_cont(cont)

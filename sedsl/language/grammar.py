@@ -16,7 +16,7 @@ from sedsl.diagnostics.codes import Code
 from sedsl.diagnostics.diagnostic import Diagnostics
 from sedsl.diagnostics.span import Span
 from sedsl.language import ast
-from sedsl.language.build import MAX_NESTING, AstBuilder, Tok
+from sedsl.language.build import MAX_NESTING, RULES, AstBuilder, Tok
 from sedsl.language.comments import attach_docs, comments
 
 _TERMINAL_WORDS = {
@@ -166,14 +166,14 @@ class _ToAst(Transformer):
         self.build = AstBuilder(file)
 
     def __default__(self, data, children, meta):
-        method = self.build.rules.get(data)
+        method = RULES.get(data)
         if method is None:  # `start`: its children are the declarations
             return lark.Tree(data, children, meta)
         children = [_tok(c) if isinstance(c, Token) else c for c in children]
         if getattr(meta, "empty", True):
-            return method(None, children)
+            return method(self.build, None, children)
         at = (None, meta.line, meta.column, meta.end_line, meta.end_column)
-        return method((*at, meta.start_pos, meta.end_pos), children)
+        return method(self.build, (*at, meta.start_pos, meta.end_pos), children)
 
 
 def _tok(tok: Token) -> Tok:
