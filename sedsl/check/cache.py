@@ -6,15 +6,15 @@ edit to an imported library invalidates them. Off with SEDSL_NO_CACHE=1."""
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from sedsl import GRAMMAR_PATH, ROOT, __version__, store
 from sedsl.diagnostics.diagnostic import Diagnostic
+from sedsl.frozen import frozen
 
 
-@dataclass(frozen=True)
+@frozen
 class CachedCheck:
     diagnostics: tuple[Diagnostic, ...]
     summary: str | None  # the "ok: ..." line, when the space is clean

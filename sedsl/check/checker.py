@@ -3,13 +3,14 @@ every declared instantiation point where it must, and says what it could not pro
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
 from sedsl.diagnostics.codes import Code
 from sedsl.diagnostics.diagnostic import Diagnostics, Label
 from sedsl.diagnostics.span import Span
+from sedsl.frozen import frozen
 from sedsl.language import ir
 from sedsl.language.resolve import resolve_file
 from sedsl.language.values import shape_text
@@ -27,7 +28,7 @@ _COMPARE = {
 }
 
 
-@dataclass(frozen=True)
+@frozen
 class CheckReport:
     space: ir.SpaceIR | None
     diagnostics: Diagnostics

@@ -7,6 +7,7 @@ from enum import Enum
 
 from sedsl.diagnostics.codes import Code
 from sedsl.diagnostics.span import Span
+from sedsl.frozen import frozen
 
 
 class Severity(str, Enum):
@@ -15,7 +16,7 @@ class Severity(str, Enum):
     NOTE = "note"
 
 
-@dataclass(frozen=True)
+@frozen
 class Label:
     """A secondary span with a short message, drawn under its own source line."""
 
@@ -23,7 +24,7 @@ class Label:
     message: str
 
 
-@dataclass(frozen=True)
+@frozen
 class Diagnostic:
     code: Code  # compares equal to its text, e.g. E010
     severity: Severity

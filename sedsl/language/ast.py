@@ -6,9 +6,10 @@ structure only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from sedsl.diagnostics.span import Span
+from sedsl.frozen import frozen
 
 NO_SPAN = Span("<none>", 0, 0, 0, 0)
 
@@ -20,38 +21,38 @@ def _span() -> Span:
 # ---- expressions ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@frozen
 class Number:
     value: int | float
     span: Span = _span()
 
 
-@dataclass(frozen=True)
+@frozen
 class String:
     value: str
     span: Span = _span()
 
 
-@dataclass(frozen=True)
+@frozen
 class Bool:
     value: bool
     span: Span = _span()
 
 
-@dataclass(frozen=True)
+@frozen
 class Name:
     id: str
     span: Span = _span()
 
 
-@dataclass(frozen=True)
+@frozen
 class Unary:
     op: str  # "-" or "not"
     operand: Expr
     span: Span = _span()
 
 
-@dataclass(frozen=True)
+@frozen
 class Binary:
     op: str  # + - * / // % ** == != < <= > >= and or
     left: Expr
@@ -59,21 +60,21 @@ class Binary:
     span: Span = _span()
 
 
-@dataclass(frozen=True)
+@frozen
 class Keyword:
     name: str
     value: Expr
     span: Span = _span()
 
 
-@dataclass(frozen=True)
+@frozen
 class Range:
     start: Expr
     stop: Expr
     span: Span = _span()
 
 
-@dataclass(frozen=True)
+@frozen
 class Generator:
     """`element for var in start..stop`, as the one argument of sum/concat/mean/..."""
 
@@ -83,7 +84,7 @@ class Generator:
     span: Span = _span()
 
 
-@dataclass(frozen=True)
+@frozen
 class Call:
     func: Name
     args: tuple[Expr | Generator, ...]
@@ -91,7 +92,7 @@ class Call:
     span: Span = _span()
 
 
-@dataclass(frozen=True)
+@frozen
 class Index:
     value: Expr
     indices: tuple[Expr, ...]
@@ -123,7 +124,7 @@ UNARY_PRECEDENCE = {"not": 3, "-": 7}
 # ---- statements ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@frozen
 class Target:
     """An assigned name, optionally indexed by loop variables: `U[k]`, `o[j, k]`."""
 
@@ -132,14 +133,14 @@ class Target:
     span: Span = _span()
 
 
-@dataclass(frozen=True)
+@frozen
 class Assign:
     target: Target
     value: Expr
     span: Span = _span()
 
 
-@dataclass(frozen=True)
+@frozen
 class For:
     var: str
     range: Range
@@ -147,7 +148,7 @@ class For:
     span: Span = _span()
 
 
-@dataclass(frozen=True)
+@frozen
 class Shared:
     """`shared mlp = fc(reduction=4)`: one module instance used at several call sites."""
 
@@ -163,20 +164,20 @@ Stmt = Assign | For | Shared
 # ---- declarations --------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@frozen
 class ShapeAnn:
     dims: tuple[Expr, ...]
     span: Span = _span()
 
 
-@dataclass(frozen=True)
+@frozen
 class TensorParam:
     name: str
     shape: ShapeAnn
     span: Span = _span()
 
 
-@dataclass(frozen=True)
+@frozen
 class ScalarParam:
     name: str
     type: Name
@@ -184,20 +185,20 @@ class ScalarParam:
     span: Span = _span()
 
 
-@dataclass(frozen=True)
+@frozen
 class SpaceDecl:
     name: str
     doc: str | None
     span: Span = _span()
 
 
-@dataclass(frozen=True)
+@frozen
 class Import:
     path: String
     span: Span = _span()
 
 
-@dataclass(frozen=True)
+@frozen
 class Param:
     name: str
     type: Name
@@ -206,7 +207,7 @@ class Param:
     span: Span = _span()
 
 
-@dataclass(frozen=True)
+@frozen
 class DimDecl:
     """`dim Cin = C`: a dimension of the insertion point beyond the block input's C, H, W."""
 
@@ -216,7 +217,7 @@ class DimDecl:
     span: Span = _span()
 
 
-@dataclass(frozen=True)
+@frozen
 class Extern:
     """Where an extern op's code lives, `"pkg.module:Class"(C, k=k)`: the import path and
     the arguments its class is built with (or its function called with, after the tensors)."""
@@ -227,7 +228,7 @@ class Extern:
     span: Span = _span()
 
 
-@dataclass(frozen=True)
+@frozen
 class OpDef:
     """A composite op (`body` and `returns`), or with `extern` a user's own op, whose
     declared result shape is trusted; its `returns` is then the target string."""
@@ -243,7 +244,7 @@ class OpDef:
     span: Span = _span()
 
 
-@dataclass(frozen=True)
+@frozen
 class Candidate:
     """A candidate of an op set: `conv1d(k=3)`, optionally labelled `ks3 = conv1d(k=3)`."""
 
@@ -253,7 +254,7 @@ class Candidate:
     span: Span = _span()
 
 
-@dataclass(frozen=True)
+@frozen
 class OpSet:
     name: str
     input: TensorParam
@@ -263,7 +264,7 @@ class OpSet:
     span: Span = _span()
 
 
-@dataclass(frozen=True)
+@frozen
 class Block:
     name: str
     input: TensorParam
@@ -274,13 +275,13 @@ class Block:
     span: Span = _span()
 
 
-@dataclass(frozen=True)
+@frozen
 class Require:
     condition: Expr
     span: Span = _span()
 
 
-@dataclass(frozen=True)
+@frozen
 class Check:
     """`check resnet20 (C, H, W) in [(16, 32, 32), ...]`: instantiation points."""
 
@@ -290,14 +291,14 @@ class Check:
     span: Span = _span()
 
 
-@dataclass(frozen=True)
+@frozen
 class Choice:
     edge: Target
     candidate: Candidate
     span: Span = _span()
 
 
-@dataclass(frozen=True)
+@frozen
 class Genotype:
     name: str
     choices: tuple[Choice, ...]
@@ -305,14 +306,14 @@ class Genotype:
     span: Span = _span()
 
 
-@dataclass(frozen=True)
+@frozen
 class Setting:
     name: str
     value: Expr
     span: Span = _span()
 
 
-@dataclass(frozen=True)
+@frozen
 class Recipe:
     settings: tuple[Setting, ...]
     span: Span = _span()
@@ -333,13 +334,13 @@ Decl = (
 )
 
 
-@dataclass(frozen=True)
+@frozen
 class Comment:
     text: str  # including the leading '#'
     span: Span = _span()
 
 
-@dataclass(frozen=True)
+@frozen
 class Module:
     """One parsed file. Comments are kept apart from the tree so the formatter can keep them."""
 

@@ -9,10 +9,9 @@ it needs, comes back as one value.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sedsl.diagnostics.codes import Code
 from sedsl.diagnostics.diagnostic import Label
+from sedsl.frozen import frozen
 from sedsl.language import ast, ir
 from sedsl.language.elaborate import Elaboration, Elaborator, Library, NodeTable, unknown_op
 from sedsl.language.names import check_python_name, indexed_display, indexed_py
@@ -31,7 +30,7 @@ from sedsl.ops.library import DIM_FUNCTIONS, PRIMITIVES
 from sedsl.shapes.dims import Dim
 
 
-@dataclass(frozen=True)
+@frozen
 class BuiltGraph:
     """A graph (None when it could not be built; the reason was reported) and what it
     needs: the size claims of all its nodes and of its declared result, its searched

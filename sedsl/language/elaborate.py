@@ -9,12 +9,13 @@ declarations it used, comes back from `finish()` as one value.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Protocol
 
 from sedsl.diagnostics.codes import Code
 from sedsl.diagnostics.diagnostic import Diagnostics, Label
 from sedsl.diagnostics.span import Span
+from sedsl.frozen import frozen
 from sedsl.language import ast, ir
 from sedsl.language.names import did_you_mean, indexed_display
 from sedsl.language.values import (
@@ -56,7 +57,7 @@ class Library(Protocol):
         """Why `name`, unknown here, is known elsewhere in the space (a help line), if it is."""
 
 
-@dataclass(frozen=True)
+@frozen
 class NodeTable:
     """The unrolled nodes of a graph, known before any is elaborated."""
 
@@ -65,7 +66,7 @@ class NodeTable:
     shared: dict[str, tuple[ast.Shared, str]] = field(default_factory=dict)  # name -> attr
 
 
-@dataclass(frozen=True)
+@frozen
 class Elaboration:
     """Everything one Elaborator found besides the values it returned."""
 

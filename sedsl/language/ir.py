@@ -6,14 +6,15 @@ carries its symbolic shape. Frozen dataclasses throughout; spans point back at t
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from sedsl.diagnostics.span import Span
+from sedsl.frozen import frozen
 from sedsl.ops.primitive import Obligation, ParamValue, Shape
 from sedsl.shapes.dims import Dim
 
 
-@dataclass(frozen=True)
+@frozen
 class Claim:
     """A condition on sizes, with the code and span it is reported under when it fails."""
 
@@ -31,7 +32,7 @@ class Claim:
         return Claim(inst, self.code, span, self.candidate)
 
 
-@dataclass(frozen=True)
+@frozen
 class ParamRef:
     """A float or bool parameter of a composite op, used symbolically in its body."""
 
@@ -42,7 +43,7 @@ class ParamRef:
 # ---- tensor expressions ------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@frozen
 class Ref:
     """A reference to an input or a node, by its Python name."""
 
@@ -50,12 +51,12 @@ class Ref:
     shape: Shape
 
 
-@dataclass(frozen=True)
+@frozen
 class Const:
     value: int | float
 
 
-@dataclass(frozen=True)
+@frozen
 class PrimCall:
     prim: str
     args: tuple[Expr, ...]
@@ -64,7 +65,7 @@ class PrimCall:
     shape: Shape | None  # None for list-valued primitives (split)
 
 
-@dataclass(frozen=True)
+@frozen
 class OpCall:
     """A call of a composite op (or of a shared instance of one, `module` then shared)."""
 
@@ -74,14 +75,14 @@ class OpCall:
     shape: Shape
 
 
-@dataclass(frozen=True)
+@frozen
 class EdgeCall:
     edge: str  # python name of the searched edge
     arg: Expr
     shape: Shape
 
 
-@dataclass(frozen=True)
+@frozen
 class BinOp:
     op: str  # + - * /
     left: Expr
@@ -89,13 +90,13 @@ class BinOp:
     shape: Shape | None  # None when both sides are scalars
 
 
-@dataclass(frozen=True)
+@frozen
 class Neg:
     operand: Expr
     shape: Shape | None
 
 
-@dataclass(frozen=True)
+@frozen
 class Item:
     """`F[k]` where F is a list-valued node (the result of split)."""
 
@@ -104,7 +105,7 @@ class Item:
     shape: Shape
 
 
-@dataclass(frozen=True)
+@frozen
 class ExternCall:
     """The body of an extern op: the user's code (module `module`) called on the op's tensor
     inputs. Its result must have `shape`, the declared one, which forward checks."""
@@ -120,7 +121,7 @@ Expr = Ref | Const | PrimCall | OpCall | EdgeCall | BinOp | Neg | Item | ExternC
 # ---- graphs ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@frozen
 class Module:
     """A submodule owned by a graph: a primitive with weights, a composite op or an edge."""
 
@@ -131,7 +132,7 @@ class Module:
     input_shapes: tuple[Shape, ...]
 
 
-@dataclass(frozen=True)
+@frozen
 class Node:
     name: str  # as written, unrolled: "U[1]"
     py: str  # its Python name: "U_1"
@@ -141,7 +142,7 @@ class Node:
     length: int = 0  # number of items of a list value
 
 
-@dataclass(frozen=True)
+@frozen
 class Graph:
     inputs: tuple[tuple[str, Shape], ...]  # (python name, declared shape)
     nodes: tuple[Node, ...]  # in dependency order
@@ -149,14 +150,14 @@ class Graph:
     modules: tuple[Module, ...]
 
 
-@dataclass(frozen=True)
+@frozen
 class ScalarParamIR:
     name: str
     type: str
     default: ParamValue | None
 
 
-@dataclass(frozen=True)
+@frozen
 class ExternIR:
     """Where an extern op's code lives and what it is built with: a class is constructed
     with `args` and `kwargs` (over the op's dims and parameters), a function called with
@@ -172,7 +173,7 @@ class ExternIR:
         return self.target.partition(":")[0]
 
 
-@dataclass(frozen=True)
+@frozen
 class OpIR:
     name: str
     py_class: str
@@ -199,7 +200,7 @@ class OpIR:
         return mapping
 
 
-@dataclass(frozen=True)
+@frozen
 class CandidateIR:
     label: str  # how genotypes and search name it
     op: str  # primitive or composite op
@@ -212,7 +213,7 @@ class CandidateIR:
     claims: tuple[Claim, ...] = field(default=(), repr=False, compare=False)
 
 
-@dataclass(frozen=True)
+@frozen
 class OpSetIR:
     name: str
     doc: str | None
@@ -225,7 +226,7 @@ class OpSetIR:
     broken: tuple[str, ...] = field(default=(), repr=False, compare=False)
 
 
-@dataclass(frozen=True)
+@frozen
 class EdgeIR:
     name: str  # as written: "o[0, 1]"
     py: str  # "o_0_1"
@@ -234,7 +235,7 @@ class EdgeIR:
     span: Span
 
 
-@dataclass(frozen=True)
+@frozen
 class BlockIR:
     name: str
     doc: str | None
@@ -245,7 +246,7 @@ class BlockIR:
     span: Span
 
 
-@dataclass(frozen=True)
+@frozen
 class GenotypeIR:
     name: str
     doc: str | None
@@ -253,14 +254,14 @@ class GenotypeIR:
     span: Span
 
 
-@dataclass(frozen=True)
+@frozen
 class PointSet:
     name: str
     points: tuple[tuple[tuple[str, int], ...], ...]
     span: Span
 
 
-@dataclass(frozen=True)
+@frozen
 class ParamIR:
     name: str
     type: str
@@ -269,7 +270,7 @@ class ParamIR:
     span: Span
 
 
-@dataclass(frozen=True)
+@frozen
 class PointDimIR:
     """`dim Cin = C`: a dim the insertion point provides beyond the block input's."""
 
@@ -279,7 +280,7 @@ class PointDimIR:
     span: Span
 
 
-@dataclass(frozen=True)
+@frozen
 class Requirement:
     lhs: Dim
     op: str
@@ -288,7 +289,7 @@ class Requirement:
     span: Span
 
 
-@dataclass(frozen=True)
+@frozen
 class SpaceIR:
     name: str
     doc: str | None

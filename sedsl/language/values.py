@@ -8,9 +8,8 @@ downstream. `Abort` stops elaborating one node after its diagnostic was reported
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sedsl.diagnostics.span import Span
+from sedsl.frozen import frozen
 from sedsl.language import ast, ir
 from sedsl.language.names import indexed_display, indexed_py
 from sedsl.shapes.dims import Dim
@@ -23,7 +22,7 @@ class Abort(Exception):
     """Stops elaborating one node after its diagnostic was reported."""
 
 
-@dataclass(frozen=True)
+@frozen
 class TV:
     """A tensor value."""
 
@@ -31,21 +30,21 @@ class TV:
     shape: ir.Shape
 
 
-@dataclass(frozen=True)
+@frozen
 class LV:
     """A list of tensors."""
 
     items: tuple[TV, ...]
 
 
-@dataclass(frozen=True)
+@frozen
 class SV:
     """A scalar: a dim expression, a float, a bool, a string or a float parameter."""
 
     value: Dim | float | bool | str | ir.ParamRef
 
 
-@dataclass(frozen=True)
+@frozen
 class Poison:
     """The value of something already reported as wrong."""
 
@@ -56,7 +55,7 @@ POISON = Poison()
 NodeKey = tuple[str, tuple[int, ...]]  # ("U", (1,)) is node U[1]
 
 
-@dataclass(frozen=True)
+@frozen
 class PendingNode:
     """An unrolled assignment, waiting to be elaborated in dependency order."""
 

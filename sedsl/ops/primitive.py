@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from sedsl.frozen import frozen
 from sedsl.shapes.dims import Dim
 
 Shape = tuple[Dim, ...]
@@ -30,7 +31,7 @@ class ShapeError(Exception):
         self.code = code  # the diagnostic code, when not the op's shape-mismatch default
 
 
-@dataclass(frozen=True)
+@frozen
 class Obligation:
     """`lhs op rhs` must hold at every instantiation point (e.g. `C // reduction >= 1`)."""
 
@@ -45,7 +46,7 @@ class Obligation:
         return f"{self.lhs} {self.op} {self.rhs}"
 
 
-@dataclass(frozen=True)
+@frozen
 class ParamSpec:
     name: str
     type: str  # int | float | str | bool | dim | axes (a string naming axes, or an axis number)
@@ -70,7 +71,7 @@ def _dim(value: Dim | int) -> Dim:
     return value if isinstance(value, Dim) else Dim.const(value)
 
 
-@dataclass(frozen=True)
+@frozen
 class CodeInputs:
     """What a code template gets: Python source for each input and each parameter."""
 
@@ -80,14 +81,14 @@ class CodeInputs:
     raw: dict[str, ParamValue]  # the parameter values themselves
 
 
-@dataclass(frozen=True)
+@frozen
 class Code:
     call: str  # forward expression; `{m}` stands for the module attribute
     init: str | None = None  # constructor expression of the module, for ops with weights
     imports: tuple[str, ...] = ()  # helper names from sedsl/ops/runtime.py to emit
 
 
-@dataclass(frozen=True)
+@frozen
 class Primitive:
     name: str
     doc: str

@@ -18,8 +18,8 @@ torch calls (unflatten, squeeze, permute, flatten, unsqueeze) that realises a pa
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
+from sedsl.frozen import frozen
 from sedsl.shapes.dims import Dim
 
 LAYOUT = "bchw"  # the letters `over` may use on a rank-4 tensor
@@ -98,7 +98,7 @@ def numel(shape: tuple[Dim, ...]) -> Dim:
 Token = str | tuple[str, ...]  # a name, "1", or a group of names
 
 
-@dataclass(frozen=True)
+@frozen
 class Pattern:
     left: tuple[Token, ...]
     right: tuple[Token, ...]
