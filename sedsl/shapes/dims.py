@@ -67,12 +67,23 @@ class Opaque:
         if self.kind == "div":
             return f"{wrap[0]} // {wrap[1]}"  # checked exact, so integer division is equal
         if self.kind == "ceildiv":
-            return f"-(-{wrap[0]} // {wrap[1]})"
+            return f"-({_negated(a[0], wrap[0])} // {wrap[1]})"
         return f"{self.kind}({', '.join(a)})"
 
 
 def _is_simple(text: str) -> bool:
     return text.replace("_", "").replace(".", "").isalnum()
+
+
+def _negated(text: str, wrapped: str) -> str:
+    """-text. Where text is itself a negation (`-(-H // 2)`, the ceil inside a ceil), its
+    operand: `-(-(...))` is a double negation, which linters reject (ruff B002)."""
+    import ast  # codegen only: the checker never renders Python
+
+    node = ast.parse(text, mode="eval").body
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        return text[1:]  # a unary minus's operand binds tighter than the `//` that follows
+    return f"-{wrapped}"
 
 
 Atom = str | Opaque

@@ -4,6 +4,7 @@ makes equal polynomials equal however they were built."""
 
 from __future__ import annotations
 
+import ast
 import math
 from fractions import Fraction
 
@@ -110,3 +111,24 @@ def test_memoised_subs_equals_uncached(a, b, name, first, second):
         for mapping in ({name: first}, {name: second}, {name: first, "unused": second}):
             assert dim.subs(mapping) == dim._subs_uncached(mapping)
             assert str(dim.subs(mapping)) == str(dim._subs_uncached(mapping))
+
+
+def _double_negations(code: str) -> int:
+    return sum(
+        isinstance(node, ast.UnaryOp)
+        and isinstance(node.op, ast.USub)
+        and isinstance(node.operand, ast.UnaryOp)
+        and isinstance(node.operand.op, ast.USub)
+        for node in ast.walk(ast.parse(code, mode="eval"))
+    )
+
+
+@FAST
+@given(polynomials, positive, positive, envs)
+def test_ceildiv_in_python_is_ceil_without_double_negation(a, b, c, env):
+    """The Python of a ceil, of a ceil of a ceil (GatherExcite's two stride-2 gathers) and of a
+    ceil of a negation computes it, and never writes `-(-(...))` (ruff B002 rejects it)."""
+    for dim in (a.ceildiv(b), a.ceildiv(b).ceildiv(c), (-a).ceildiv(b)):
+        code = dim.to_python()
+        assert eval(code, {"max": max, "min": min}, dict(env)) == dim.evaluate(env), code
+        assert _double_negations(code) == 0, code

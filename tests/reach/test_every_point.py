@@ -16,19 +16,8 @@ from sedsl.check.checker import check_file, environments
 from tests.codegen.helpers import SPACES
 from tests.reach import test_beyond_timm as paper
 from tests.reach.compare import assert_computes_the_same, fixed_module, randomise
+from tests.reach.test_new_spaces import REACH_SPACES
 from tests.reach.timm_table import ROWS
-
-REACH_SPACES = (
-    "timm_channel",
-    "timm_cbam",
-    "timm_coord",
-    "timm_context",
-    "timm_nonlocal",
-    "timm_bat",
-    "srm",
-    "bam",
-    "triplet",
-)
 
 
 class Reference(NamedTuple):

@@ -27,6 +27,7 @@ REACH_SPACES = [
     "timm_context",
     "timm_nonlocal",
     "timm_bat",
+    "timm_gather",
     "srm",
     "bam",
     "triplet",

@@ -121,6 +121,34 @@ def gather_excite(channels: int, **kwargs) -> nn.Module:
         return timm_ge.GatherExcite(channels, **kwargs)
 
 
+def _ge_local(extent: int, params: bool, mlp: bool) -> Row:
+    """GatherExcite(C, extent=2 or 4, extra_params=..., use_mlp=...) onto `timm_gather`."""
+    kwargs = {"extent": extent} | ({"extra_params": True} if params else {})
+    kwargs |= {} if mlp else {"use_mlp": False}
+    names: dict[str, str] = {}
+    if params:  # timm's gather.conv1, conv2 are our conv_stage, conv_stage_1, in order
+        for i in range(extent.bit_length() - 1):
+            stage = "c.conv_stage" + (f"_{i}" if i else "")
+            names |= _conv(f"gather.conv{i + 1}", f"{stage}.conv2d", bias=False)
+            names |= _bn(f"gather.norm{i + 1}", f"{stage}.bn")
+    if mlp:
+        names |= {**_conv("mlp.fc1", "c.ge_mlp.conv2d"), **_conv("mlp.fc2", "c.ge_mlp.conv2d_1")}
+    suffix = f"e{extent}" + ("_params" if params else "") + ("" if mlp else "_nomlp")
+    arguments = ", ".join(f"{k}={v}" for k, v in kwargs.items())
+    note = "learned gather: depth-wise stride-2 convs with BN" if params else "average pooling"
+    return Row(
+        "ge",
+        f"GatherExcite(C, {arguments})",
+        "timm_gather",
+        f"ge_{suffix}",
+        lambda c: gather_excite(c, **kwargs),
+        names,
+        note=f"{note}, {'its MLP' if mlp else 'no MLP'}, resized back by nearest",
+        variant=suffix.replace("_", "-"),
+        sizes=((16, 7, 7), (32, 10, 13)),  # where ceil(H / e) is not H / e
+    )
+
+
 ROWS: tuple[Row, ...] = (
     Row(
         "se",
@@ -183,6 +211,12 @@ ROWS: tuple[Row, ...] = (
         lambda c: gather_excite(c, use_mlp=False),
         note="global extent, parameter-free",
         variant="no_mlp",
+    ),
+    *(
+        _ge_local(extent, params, mlp)
+        for params in (False, True)
+        for extent in (2, 4)
+        for mlp in (True, False)
     ),
     Row(
         "gc",
@@ -354,9 +388,7 @@ REPLACES_CONVOLUTIONS: dict[str, str] = {
 
 # Gating modules (or variants) not yet a genotype of a shipped space: (timm name, module, what
 # the language lacks for it).
-NOT_YET: tuple[tuple[str, str, str], ...] = (
-    ("ge", "GatherExcite(C, extent=2 or more)", "strided pooling and interpolation back"),
-)
+NOT_YET: tuple[tuple[str, str, str], ...] = ()
 
 
 def timm_names() -> list[str]:
