@@ -13,6 +13,17 @@ import torch
 from torch import Tensor, nn
 
 
+def split_even(x: Tensor, parts: int, dim: int) -> tuple[Tensor, ...]:
+    """`parts` equal parts of `x` along `dim`. The checker proves they divide evenly at the
+    declared points; at a size where they do not, this raises rather than returning
+    torch.chunk's unequal (or fewer) parts, which a later op might silently accept."""
+    if x.shape[dim] % parts:
+        raise ValueError(
+            f"split: {parts} equal parts along dim {dim} of size {x.shape[dim]} do not divide it"
+        )
+    return torch.chunk(x, parts, dim=dim)
+
+
 class Fc(nn.Module):
     """Two FC layers (1x1 convs) C -> max(1, C // reduction) -> C with ReLU between (SE-Net).
     No biases, as the SASE code defines it; SE-Net and timm use biases (see classic.space)."""
@@ -309,7 +320,7 @@ class HogaBlock(nn.Module):
         self.channel_attn = ChannelAttn(channels, height, width, reduction=4)
 
     def forward(self, x: Tensor) -> Tensor:
-        F = torch.chunk(x, 4, dim=1)
+        F = split_even(x, 4, 1)
         o_0_0 = self.o_0_0(F[0])
         U_0 = o_0_0
         o_1_1 = self.o_1_1(F[1])

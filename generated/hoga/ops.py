@@ -10,6 +10,17 @@ import torch
 from torch import Tensor, nn
 
 
+def split_even(x: Tensor, parts: int, dim: int) -> tuple[Tensor, ...]:
+    """`parts` equal parts of `x` along `dim`. The checker proves they divide evenly at the
+    declared points; at a size where they do not, this raises rather than returning
+    torch.chunk's unequal (or fewer) parts, which a later op might silently accept."""
+    if x.shape[dim] % parts:
+        raise ValueError(
+            f"split: {parts} equal parts along dim {dim} of size {x.shape[dim]} do not divide it"
+        )
+    return torch.chunk(x, parts, dim=dim)
+
+
 class Fc(nn.Module):
     """Two FC layers (1x1 convs) C -> max(1, C // reduction) -> C with ReLU between (SE-Net).
     No biases, as the SASE code defines it; SE-Net and timm use biases (see classic.space)."""

@@ -18,6 +18,17 @@ def lp_pool(x: Tensor, dims: tuple[int, ...], p: float) -> Tensor:
     return powered.sum(dim=dims, keepdim=True).pow(1.0 / p)
 
 
+def split_even(x: Tensor, parts: int, dim: int) -> tuple[Tensor, ...]:
+    """`parts` equal parts of `x` along `dim`. The checker proves they divide evenly at the
+    declared points; at a size where they do not, this raises rather than returning
+    torch.chunk's unequal (or fewer) parts, which a later op might silently accept."""
+    if x.shape[dim] % parts:
+        raise ValueError(
+            f"split: {parts} equal parts along dim {dim} of size {x.shape[dim]} do not divide it"
+        )
+    return torch.chunk(x, parts, dim=dim)
+
+
 class Mix(nn.Module):
     """Mixes n same-shaped inputs with n weights shared over channels, no bias: the 1x1
     conv 2 -> 1 that combines GAP and GMP in SASE's squeeze candidates."""

@@ -20,6 +20,7 @@ from .ops import (
     SePairsIdentity,
     SePairsZero,
     lp_pool,
+    split_even,
 )
 
 # The searched edges in block order, and each edge's candidates in op-set order.
@@ -408,7 +409,7 @@ class SupernetBlock(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         w = self._alphas[0].weights()
-        F = torch.chunk(x, 4, dim=1)
+        F = split_even(x, 4, 1)
         o_0_0 = self.o_0_0(F[0], w["o_0_0"])
         U_0 = o_0_0
         o_1_1 = self.o_1_1(F[1], w["o_1_1"])

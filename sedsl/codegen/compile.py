@@ -171,7 +171,7 @@ class _Builder:
             module = f"{path}.{e.module}" if e.module else None
             result = self.prim(e.prim, args, params, module)
             if PRIMITIVES[e.prim].returns_list:
-                parts = _list_length(e, params)
+                parts = _list_length(e.prim, params)
                 return tuple(self.add(PNode("item", str(i), (result,))) for i in range(parts))
             return result
         if isinstance(e, ir.OpCall):
@@ -208,8 +208,8 @@ class _Builder:
         return self.add(PNode("prim", name, args, tuple(sorted(full.items())), module))
 
 
-def _list_length(e: ir.PrimCall, params) -> int:
-    parts = dict(params).get("parts")
+def _list_length(prim: str, params) -> int:
+    parts = PRIMITIVES[prim].count(dict(params))
     if not (isinstance(parts, Dim) and parts.is_const):
         raise NotInlinable("a split into a number of parts that is not a constant")
     return int(parts.value)

@@ -103,8 +103,9 @@ class Emitter:
             return f"self.{e.edge}({self.expr(e.arg, names, lists)}{weights})"
         if isinstance(e, ir.ExternCall):
             return self._extern_call(e, names, lists)
-        if isinstance(e, ir.Item):
-            return f"{lists[e.base]}[{e.index}]"
+        if isinstance(e, ir.Item):  # of a list node, or of a list made in place: split(x)[k]
+            base = lists[e.base] if e.base in lists else self.expr(e.base, names, lists)
+            return f"{base}[{e.index}]"
         if isinstance(e, ir.Neg):
             return f"-{self.expr(e.operand, names, lists, 3)}"
         if isinstance(e, ir.BinOp):

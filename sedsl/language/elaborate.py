@@ -718,7 +718,7 @@ class Elaborator:
                     f"`{p.name}` must be one of " + ", ".join(f'"{c}"' for c in p.choices),
                     kw.value.span,
                 )
-        ctx = ShapeContext()
+        ctx = ShapeContext(parts=self._list_length(prim, params, span) if prim.returns_list else 0)
         try:
             shape = prim.infer(ctx, [t.shape for t in tensors], params)
         except ShapeError as exc:
@@ -744,19 +744,23 @@ class Elaborator:
                 self.modules.append(
                     ir.Module(module, "prim", prim.name, kept, tuple(t.shape for t in tensors))
                 )
-        if prim.returns_list:
-            parts = self.lib.concrete(params["parts"])
-            if not (parts.is_const and parts.value.denominator == 1 and parts.value >= 1):
-                self._fail(
-                    Code.NOT_CONSTANT, "split needs a constant positive number of parts", span
-                )
-            if parts.value > MAX_UNROLL:
-                self._fail(Code.OUT_OF_RANGE, f"split into at most {MAX_UNROLL} parts", span)
+        if prim.returns_list:  # `shape` holds the shape of each part
             base = ir.PrimCall(prim.name, tuple(t.expr for t in tensors), kept, module, None)
-            return LV(tuple(TV(ir.Item(base, i, shape), shape) for i in range(int(parts.value))))
+            return LV(tuple(TV(ir.Item(base, i, part), part) for i, part in enumerate(shape)))
         return TV(
             ir.PrimCall(prim.name, tuple(t.expr for t in tensors), kept, module, shape), shape
         )
+
+    def _list_length(self, prim: Primitive, params, span) -> int:
+        """How many tensors a list op makes: fixed when the space is resolved."""
+        parts = self.lib.concrete(prim.count(params))
+        if not (parts.is_const and parts.value.denominator == 1 and parts.value >= 1):
+            self._fail(
+                Code.NOT_CONSTANT, f"{prim.name} needs a constant positive number of parts", span
+            )
+        if parts.value > MAX_UNROLL:
+            self._fail(Code.OUT_OF_RANGE, f"{prim.name} into at most {MAX_UNROLL} parts", span)
+        return int(parts.value)
 
     def _composite(self, name, func, tensors, kwargs, span, env, hint, shared):
         self.used.add(name)

@@ -319,11 +319,47 @@ def _narrow_code(c: CodeInputs) -> Code:
     return Code(f"{_atom(c.args[0])}.narrow({axis}, {c.params['start']}, {c.params['length']})")
 
 
-def _split_infer(ctx, shapes, p) -> Shape:
-    b, c, h, w = _rank4(shapes[0])
-    parts = p["parts"]
-    ctx.require(c % parts, "==", 0, "split needs the channels to divide evenly")
-    return (b, c / parts, h, w)
+def _split_infer(ctx, shapes, p) -> tuple[Shape, ...]:
+    """The parts of one axis: `parts` equal ones, or two cut `at`, so that their sizes sum
+    to the axis by construction (torch.split's list of sizes could be written wrong)."""
+    shape = shapes[0]
+    axis = _along(shape, p["along"])
+    size, parts, at = shape[axis], p.get("parts"), p.get("at")
+    if (parts is None) == (at is None):
+        raise ShapeError(
+            f"split takes `parts` or `at`, not {'both' if at is not None else 'neither'}",
+            help="`parts=K` cuts the axis in K equal parts, `at=n` in two: n and the rest",
+            code=Diag.BAD_KEYWORD,
+        )
+    if at is not None:
+        ctx.require(at, ">=", 1, "split's `at` leaves at least one element before the cut")
+        ctx.require(at, "<", size, "split's `at` leaves at least one element after the cut")
+        sizes = (at, size - at)
+    else:
+        channels = len(shape) == 4 and axis == 1
+        what = "the channels" if channels else f"the size along {_axis_name(len(shape), axis)}"
+        ctx.require(size % parts, "==", 0, f"split needs {what} to divide evenly")
+        sizes = (size / parts,) * ctx.parts
+    return tuple(tuple(s if a == axis else d for a, d in enumerate(shape)) for s in sizes)
+
+
+def _split_count(p) -> Dim:
+    if p.get("at") is not None:
+        return Dim.const(2)
+    return ONE if p.get("parts") is None else p["parts"]
+
+
+def _split_code(c: CodeInputs) -> Code:
+    axis = over_axes(c.raw["along"], len(c.shapes[0]))[0]
+    if c.raw.get("at") is not None:
+        return Code(f"split_at({c.args[0]}, {c.params['at']}, {axis})", imports=("split_at",))
+    return Code(f"split_even({c.args[0]}, {c.params['parts']}, {axis})", imports=("split_even",))
+
+
+def _split_buffer(shapes: list[Shape], p) -> Dim:
+    """Each part is a run of the input's stream (a range of channels at each position, or
+    of rows), so it emits as the input arrives; what joins the parts again holds them."""
+    return ZERO
 
 
 def _same_shapes_infer(ctx, shapes, p) -> Shape:
@@ -857,7 +893,8 @@ def _build() -> dict[str, Primitive]:
         Primitive(
             name="concat",
             doc="Concatenation in argument order along channels, or along the axis `along` "
-            'names: `concat(x_h, x_w, along="h")` stacks two strips (coordinate attention).',
+            'names: `concat(x_h, x_w, along="h")` stacks two strips (coordinate attention); '
+            "split is its inverse.",
             signature="[B, C1, H, W], [B, C2, H, W], ... -> [B, C1 + C2 + ..., H, W] | "
             "[B, C, H1 + H2 + ..., W] (along=h) | ...",
             params=(ParamSpec("along", "axes", "c", "the axis to join along"),),
@@ -897,13 +934,23 @@ def _build() -> dict[str, Primitive]:
         ),
         Primitive(
             name="split",
-            doc="Splits the channels into `parts` equal groups (a list; index it with [k]).",
-            signature="[B, C, H, W] -> parts x [B, C / parts, H, W]",
-            params=(ParamSpec("parts", dim, None, "number of groups"),),
+            doc="Splits one axis, the channels unless `along` names another, into a list "
+            "(index it with [k]): `parts=K` equal parts (torch.chunk), or `at=n` two, the "
+            'first n and the rest: `split(y, along="h", at=H)` cuts coordinate attention\'s '
+            "stacked strips [B, C, H + W, 1] back into [B, C, H, 1] and [B, C, W, 1]; "
+            "the inverse of concat.",
+            signature="[B, C, H, W] -> parts x [B, C / parts, H, W] | "
+            "[B, at, H, W], [B, C - at, H, W] (at) | ... (along)",
+            params=(
+                ParamSpec("parts", dim, None, "number of equal parts", optional=True),
+                ParamSpec("at", dim, None, "the size of the first of two parts", optional=True),
+                ParamSpec("along", "axes", "c", "the axis to split"),
+            ),
             arity=1,
             infer=_split_infer,
-            code=lambda c: Code(f"torch.chunk({c.args[0]}, {c.params['parts']}, dim=1)"),
-            returns_list=True,
+            code=_split_code,
+            buffer=_split_buffer,
+            count=_split_count,
         ),
         Primitive(
             name="sum",

@@ -61,6 +61,9 @@ class ShapeContext:
     """Collects the obligations one shape rule adds."""
 
     obligations: list[Obligation] = field(default_factory=list)
+    # for an op that returns a list: how many tensors (`Primitive.count`, made constant
+    # with the space's parameters), so that its rule can give the shape of each
+    parts: int = 0
 
     def require(self, lhs: Dim | int, op: str, rhs: Dim | int, reason: str) -> None:
         lhs, rhs = _dim(lhs), _dim(rhs)
@@ -99,7 +102,9 @@ class Primitive:
     code: Callable[[CodeInputs], Code]
     # minimum pipeline buffer (TSE paper, section 3.2) in elements, from the input shapes
     buffer: Callable[[list[Shape], dict[str, ParamValue]], Dim] | None = None
-    returns_list: bool = False
+    # for an op that returns a list: how many tensors, from its parameters; its `infer`
+    # then returns the shape of each, a tuple of `ctx.parts` shapes
+    count: Callable[[dict[str, ParamValue]], Dim] | None = None
     stateful: bool = False  # has weights or buffers, so each call site owns a module
     # the dims its weights are shaped by, from the input shapes and parameters; None for the
     # default of a stateful op: the input channels and every `dim` parameter. A weight
@@ -109,6 +114,10 @@ class Primitive:
     positional: str | None = None
     # takes keyword sizes of its pattern's axes besides its parameters (`h=H`)
     axis_sizes: bool = False
+
+    @property
+    def returns_list(self) -> bool:
+        return self.count is not None
 
     def weight_dims(self, shapes: list[Shape], params: dict[str, ParamValue]) -> tuple[Dim, ...]:
         """The dims this op's weights are shaped by at one call (none if it has no weights)."""

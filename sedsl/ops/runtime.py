@@ -50,6 +50,28 @@ def softmax_over(x: Tensor, dims: tuple[int, ...]) -> Tensor:
     return shifted / shifted.sum(dim=dims, keepdim=True)
 
 
+def split_even(x: Tensor, parts: int, dim: int) -> tuple[Tensor, ...]:
+    """`parts` equal parts of `x` along `dim`. The checker proves they divide evenly at the
+    declared points; at a size where they do not, this raises rather than returning
+    torch.chunk's unequal (or fewer) parts, which a later op might silently accept."""
+    if x.shape[dim] % parts:
+        raise ValueError(
+            f"split: {parts} equal parts along dim {dim} of size {x.shape[dim]} do not divide it"
+        )
+    return torch.chunk(x, parts, dim=dim)
+
+
+def split_at(x: Tensor, at: int, dim: int) -> tuple[Tensor, Tensor]:
+    """The first `at` elements of `x` along `dim`, and the rest. Both hold at least one, as
+    the checker proves at the declared points; at a size where one would be empty this
+    raises rather than passing an empty tensor on."""
+    if not 0 < at < x.shape[dim]:
+        raise ValueError(
+            f"split at {at} along dim {dim} of size {x.shape[dim]} leaves an empty part"
+        )
+    return torch.tensor_split(x, (at,), dim=dim)
+
+
 def tile_broadcast(y: Tensor, tile_h: int, tile_w: int, height: int, width: int) -> Tensor:
     """Nearest-neighbour broadcast of per-tile values back to the map (TSE, Figure A1)."""
     y = torch.repeat_interleave(y, tile_h, dim=-2)[:, :, :height, :]

@@ -130,6 +130,47 @@ CASES = {
         "[B, C, H, 2 * W]",
         lambda x: torch.cat([x, x], 3),
     ),
+    "narrow_w": (
+        'narrow(x, along="w", start=1, length=W - 1)',
+        "[B, C, H, W - 1]",
+        lambda x: x[..., 1:],
+    ),
+    "window_avg": (
+        "window_pool(x, k=3, stride=2)",
+        "[B, C, ceil(H / 2), ceil(W / 2)]",
+        lambda x: torch.nn.functional.avg_pool2d(x, 3, 2, 1, count_include_pad=False),
+    ),
+    "window_max_5": (
+        'window_pool(x, k=5, stride=3, mode="max")',
+        "[B, C, ceil(H / 3), ceil(W / 3)]",
+        lambda x: torch.nn.functional.max_pool2d(x, 5, 3, 2),
+    ),
+    "scale": (
+        "scale(x, by=H * W, power=-0.5)",
+        "[B, C, H, W]",
+        lambda x: x / (x.shape[2] * x.shape[3]) ** 0.5,
+    ),
+    "split_at_channels": (
+        "concat(split(x, at=C // 2)[1], split(x, at=C // 2)[0])",
+        "[B, C, H, W]",
+        lambda x: torch.cat([x[:, x.shape[1] // 2 :], x[:, : x.shape[1] // 2]], 1),
+    ),
+    "split_at_last": (
+        'split(x, along="w", at=W - 1)[0] * 2',
+        "[B, C, H, W - 1]",
+        lambda x: x[..., :-1] * 2,
+    ),
+    "split_parts_h": (  # the inverse of concat: parts of a map stacked with itself
+        'split(concat(x, 2 * x, along="h"), along="h", parts=2)[1]',
+        "[B, C, H, W]",
+        lambda x: 2 * x,
+    ),
+    "split_strips": (  # coordinate attention's strips, stacked along H and cut apart again
+        'split(concat(mean(x, over="w"), permute(mean(x, over="h"), "b c h w -> b c w h"), '
+        'along="h"), along="h", at=H)[1]',
+        "[B, C, W, 1]",
+        lambda x: x.mean(2, keepdim=True).transpose(2, 3),
+    ),
 }
 
 
@@ -252,6 +293,23 @@ BAD = {
         "rank 4",
     ),
     "interpolate_mode": ('interpolate(x, x, mode="linear")', "[B, C, H, W]", "E012", "one of"),
+    "split_both": ("split(x, parts=2, at=1)[0]", "[B, C / 2, H, W]", "E016", "not both"),
+    "split_neither": ("split(x)[0]", "[B, C, H, W]", "E016", "not neither"),
+    "split_uneven": (
+        'split(x, along="w", parts=2)[0]',
+        "[B, C, H, W / 2]",
+        "E024",
+        "split needs the size along W to divide evenly",
+    ),
+    "split_empty_part": (
+        'split(x, along="h", at=H)[0]',
+        "[B, C, H, W]",
+        "E024",
+        "after the cut",
+    ),
+    "split_symbolic_parts": ("split(x, parts=C)[0]", "[B, 1, H, W]", "E017", "constant"),
+    "split_past_the_end": ("split(x, at=1)[2]", "[B, 1, H, W]", "E019", ""),
+    "split_two_axes": ('split(x, along="hw", parts=2)[0]', "[B, C, H, W]", "E012", "one axis"),
     "matmul_contract": (
         'matmul(reshape(x, "b c h w -> b c (h w)"), reshape(x, "b c h w -> b c (h w)"))',
         "[B, C, C]",
@@ -536,3 +594,23 @@ def test_same_padding_brackets_an_expression_dilation(tmp_path):
         expected = torch.nn.functional.conv2d(x, conv.weight, padding=4, dilation=2)
         torch.testing.assert_close(block(x), expected, rtol=1e-12, atol=1e-12)
         assert supernet.SupernetBlock(c, h, w, supernet.Alphas())(x.float()).shape == x.shape
+
+
+@pytest.mark.parametrize("channels", [False, True])
+def test_dropout_is_torchs_in_training_and_the_identity_in_eval(channels, tmp_path):
+    """With the same seed the generated dropout drops what nn.Dropout (nn.Dropout2d with
+    `channels=true`: whole channel maps) drops; in eval it returns its input."""
+    flag = ", channels=true" if channels else ""
+    _, fixed = generated(
+        tmp_path, f"dropout{channels}", space_source(f"dropout(x, p=0.3{flag})", "[B, C, H, W]")
+    )
+    torch_dropout = torch.nn.Dropout2d(0.3) if channels else torch.nn.Dropout(0.3)
+    for c, h, w in POINTS:
+        block = fixed.build_fixed({"y": "f"}, c, h, w).double()
+        x = torch.randn(4, c, h, w, dtype=torch.float64)
+        torch.manual_seed(3)
+        ours = block.train()(x)
+        torch.manual_seed(3)
+        torch.testing.assert_close(ours, torch_dropout.train()(x), rtol=0, atol=0)
+        assert (ours == 0).any()
+        torch.testing.assert_close(block.eval()(x), x, rtol=0, atol=0)
