@@ -17,6 +17,7 @@ RESERVED = frozenset(
     | {"max", "min", "len", "sum", "range", "int", "float", "bool", "str", "dict", "tuple"}
     | {"print", "exec", "eval", "open", "object", "type", "list", "globals", "locals"}
 )
+_BUILTINS = frozenset(dir(builtins))  # once: dir() per name was a tenth of resolving
 
 
 def python_name_problem(name: str) -> str | None:
@@ -27,7 +28,7 @@ def python_name_problem(name: str) -> str | None:
         return "it is a Python keyword"
     if name.startswith("__") and name.endswith("__"):
         return "dunder names are reserved by Python"
-    if name in RESERVED or name in dir(builtins) and name.startswith("_"):
+    if name in RESERVED or name in _BUILTINS and name.startswith("_"):
         return "it would shadow a name the generated code uses"
     return None
 

@@ -12,9 +12,16 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from fractions import Fraction
-from functools import lru_cache, total_ordering
+from functools import cached_property, lru_cache, total_ordering
 
 Number = int | Fraction
+# A coefficient is an int when integral, a Fraction only when not: int arithmetic and hashing
+# run in C, Fraction's in Python, and an int equals (and hashes as) the Fraction of its value.
+Coeff = int | Fraction
+
+
+def _coeff(value: Number) -> Coeff:
+    return value if type(value) is int else (value.numerator if value.denominator == 1 else value)
 
 
 @total_ordering
@@ -109,25 +116,25 @@ def _mono_mul(a: Monomial, b: Monomial) -> Monomial:
 class Dim:
     """A normalised integer expression; immutable and hashable."""
 
-    terms: tuple[tuple[Monomial, Fraction], ...]  # sorted by monomial, no zero coefficients
+    terms: tuple[tuple[Monomial, Coeff], ...]  # sorted by monomial, no zero coefficients
 
     # ---- construction --------------------------------------------------------------
     @staticmethod
     def const(value: Number) -> Dim:
-        value = Fraction(value)
+        value = _coeff(value if type(value) is int else Fraction(value))
         return Dim((((), value),) if value else ())
 
     @staticmethod
     def sym(name: str) -> Dim:
-        return Dim(((((name, 1),), Fraction(1)),))
+        return Dim(((((name, 1),), 1),))
 
     @staticmethod
     def _atom(atom: Opaque) -> Dim:
-        return Dim(((((atom, 1),), Fraction(1)),))
+        return Dim(((((atom, 1),), 1),))
 
     @staticmethod
-    def _from(coeffs: dict[Monomial, Fraction]) -> Dim:
-        items = [(m, c) for m, c in coeffs.items() if c]
+    def _from(coeffs: dict[Monomial, Number]) -> Dim:
+        items = [(m, _coeff(c)) for m, c in coeffs.items() if c]
         return Dim(tuple(sorted(items, key=lambda t: _mono_key(t[0]))))
 
     def key(self) -> tuple:
@@ -141,12 +148,17 @@ class Dim:
     @property
     def value(self) -> Fraction:
         assert self.is_const
-        return self.terms[0][1] if self.terms else Fraction(0)
+        return Fraction(self.terms[0][1]) if self.terms else Fraction(0)
 
     def is_int(self, n: int) -> bool:
         return self.is_const and self.value == n
 
     def symbols(self) -> frozenset[str]:
+        return self._symbols
+
+    # a dim is immutable and shared: its symbols and text are computed once, not per query
+    @cached_property
+    def _symbols(self) -> frozenset[str]:
         found: set[str] = set()
         for mono, _ in self.terms:
             for atom, _ in mono:
@@ -161,8 +173,7 @@ class Dim:
         """The value under `env`; raises KeyError for an unbound symbol."""
         total: int | Fraction = 0
         for mono, coeff in self.terms:
-            # plain ints while exact: Fraction arithmetic dominates checking time otherwise
-            term: int | Fraction = coeff.numerator if coeff.denominator == 1 else coeff
+            term: Coeff = coeff  # plain ints while exact: Fraction arithmetic is slow
             for atom, power in mono:
                 base = env[atom] if isinstance(atom, str) else atom.evaluate(env)
                 if power > 0:
@@ -205,7 +216,7 @@ class Dim:
         other = _lift(other)
         coeffs = dict(self.terms)
         for m, c in other.terms:
-            coeffs[m] = coeffs.get(m, Fraction(0)) + c
+            coeffs[m] = coeffs.get(m, 0) + c
         return Dim._from(coeffs)
 
     __radd__ = __add__
@@ -221,11 +232,11 @@ class Dim:
 
     def __mul__(self, other: Dim | int) -> Dim:
         other = _lift(other)
-        coeffs: dict[Monomial, Fraction] = {}
+        coeffs: dict[Monomial, Number] = {}
         for m1, c1 in self.terms:
             for m2, c2 in other.terms:
                 m = _mono_mul(m1, m2)
-                coeffs[m] = coeffs.get(m, Fraction(0)) + c1 * c2
+                coeffs[m] = coeffs.get(m, 0) + c1 * c2
         return Dim._from(coeffs)
 
     __rmul__ = __mul__
@@ -235,7 +246,7 @@ class Dim:
         other = _lift(other)
         if len(other.terms) == 1:
             mono, coeff = other.terms[0]
-            inverse = Dim((((tuple((a, -p) for a, p in mono)), 1 / coeff),))
+            inverse = Dim((((tuple((a, -p) for a, p in mono)), _coeff(1 / Fraction(coeff))),))
             return self * inverse
         return Dim._atom(Opaque("div", (self, other)))
 
@@ -283,6 +294,10 @@ class Dim:
 
     # ---- rendering -----------------------------------------------------------------------
     def __str__(self) -> str:
+        return self._text
+
+    @cached_property
+    def _text(self) -> str:
         if not self.terms:
             return "0"
         if len(self.terms) == 1 and _lone_atom(self.terms[0]):
@@ -332,7 +347,7 @@ class Dim:
         return out
 
 
-def _lone_atom(term: tuple[Monomial, Fraction]) -> bool:
+def _lone_atom(term: tuple[Monomial, Coeff]) -> bool:
     mono, coeff = term
     return coeff == 1 and len(mono) == 1 and mono[0][1] == 1
 
@@ -349,7 +364,7 @@ def _atom_python(atom: Atom, names: dict[str, str]) -> str:
     return text if atom.kind in ("max", "min") else f"({text})"
 
 
-def _render_term(mono: Monomial, coeff: Fraction) -> str:
+def _render_term(mono: Monomial, coeff: Coeff) -> str:
     numer = [(a, p) for a, p in mono if p > 0]
     denom = [(a, -p) for a, p in mono if p < 0]
 
