@@ -2,10 +2,13 @@
 
 A space is a random chain of nodes over the block's input x: [B, C, H, W]. Each node applies a
 searched edge (an op set of 1 to 4 candidates), a fixed primitive, or combines two earlier
-nodes (broadcast arithmetic or concat). Channel counts are dim expressions written with `//`,
-`ceil`, `+`, `*` and parameters; candidates, results and requirements are drawn so that some
-spaces are right and some deliberately wrong (a candidate's channels off its signature, a
-result that is not [B, C, H, W] at some point, a requirement a point violates). Sizes are tiny.
+nodes (broadcast arithmetic, concat along channels or along H or W). Channel counts are dim
+expressions written with `//`, `ceil`, `+`, `*` and parameters; candidates, results and
+requirements are drawn so that some spaces are right and some deliberately wrong (a candidate's
+channels off its signature, a result that is not [B, C, H, W] at some point, a requirement a
+point violates). The fixed primitives include the ones that change H or W (window_pool,
+narrow, split along an axis, concat along one), so each node keeps the expressions of its
+height and width, and a cut or a window may or may not fit at a point. Sizes are tiny.
 """
 
 from __future__ import annotations
@@ -67,6 +70,66 @@ def candidates(draw, out: str, spatial: tuple[str, str]) -> list[str]:
     return result
 
 
+@dataclass(frozen=True)
+class Node:
+    name: str
+    h: str  # its height and width, as dim expressions
+    w: str
+
+    @property
+    def full(self) -> bool:  # has the block's spatial size, so a searched edge may take it
+        return (self.h, self.w) == ("H", "W")
+
+
+def _sized(size: str) -> str:
+    return size if size.isalnum() else f"({size})"
+
+
+@st.composite
+def fixed_op(draw, source: Node) -> tuple[str, str, str]:
+    """A fixed primitive applied to `source`: its expression and the height and width of
+    what it makes (taken from the rule of the op, whether or not it fits at a point)."""
+    s, h, w = source.name, source.h, source.w
+    kind = draw(
+        st.sampled_from(
+            ("relu", "sigmoid", "conv2d", "avg_pool", "scale", "dropout")
+            + ("window_pool", "narrow", "split_at", "split_parts")
+        )
+    )
+    if kind == "conv2d":
+        return f"conv2d({s}, out={draw(st.sampled_from(CHANNELS))})", h, w
+    if kind == "avg_pool":
+        return f"avg_pool({s})", "1", "1"
+    if kind == "scale":
+        by = draw(st.sampled_from(("C", "H * W", "q", "r + 1")))
+        power = draw(st.sampled_from(("-0.5", "1.0", "2.0")))
+        return f"scale({s}, by={by}, power={power})", h, w
+    if kind == "dropout":
+        return f"dropout({s}, p=0.5{draw(st.sampled_from(('', ', channels=true')))})", h, w
+    if kind == "window_pool":  # odd windows only: the checker refuses even ones on purpose
+        k, stride = draw(st.sampled_from((1, 3, 5))), draw(st.sampled_from((1, 2)))
+        mode = draw(st.sampled_from(("avg", "max")))
+        pooled = (h, w) if stride == 1 else (f"ceil({h} / 2)", f"ceil({w} / 2)")
+        return f'window_pool({s}, k={k}, stride={stride}, mode="{mode}")', *pooled
+    axis = draw(st.sampled_from(("h", "w")))
+    size = h if axis == "h" else w
+    if kind == "narrow":
+        start = draw(st.sampled_from(("0", "1")))
+        length = draw(st.sampled_from((size, f"{_sized(size)} - 1", "1", "H")))
+        cut = f'narrow({s}, along="{axis}", start={start}, length={length})'
+        return (cut, length, w) if axis == "h" else (cut, h, length)
+    if kind == "split_at":
+        at = draw(st.sampled_from(("1", "H", f"{_sized(size)} // 2", f"{_sized(size)} - 1")))
+        part = draw(st.integers(0, 1))
+        length = at if part == 0 else f"{_sized(size)} - {_sized(at)}"
+        cut = f'split({s}, along="{axis}", at={at})[{part}]'
+    else:
+        parts = draw(st.integers(1, 3))
+        length = f"{_sized(size)} / {parts}"
+        cut = f'split({s}, along="{axis}", parts={parts})[{draw(st.integers(0, parts - 1))}]'
+    return (cut, length, w) if axis == "h" else (cut, h, length)
+
+
 @st.composite
 def spaces(draw) -> RandomSpace:
     r = draw(st.integers(1, 4))
@@ -78,14 +141,15 @@ def spaces(draw) -> RandomSpace:
         "op pooled_conv(x: [B, C, H, W], c: int) -> [B, c, 1, 1] = conv2d(avg_pool(x), out=c)",
     ]
     body: list[str] = []
-    nodes = [("x", True)]  # (name, has the block's spatial size)
+    nodes = [Node("x", "H", "W")]
     edges = []
     for n in range(draw(st.integers(1, 4))):
         name = f"n{n}"
-        source, full = draw(st.sampled_from(nodes))
+        node = draw(st.sampled_from(nodes))
+        source = node.name
         # the first node is a searched edge: a block without one is not a search space
         kind = "edge" if n == 0 else draw(st.sampled_from(("edge", "edge", "fixed", "combine")))
-        if kind == "edge" and full:
+        if kind == "edge" and node.full:
             spatial = draw(st.sampled_from(SPATIAL))
             out = draw(st.sampled_from(("C", "C", *CHANNELS)))
             labels = draw(candidates(out, spatial))
@@ -95,25 +159,35 @@ def spaces(draw) -> RandomSpace:
             lines.append("}")
             body.append(f"  {name} = {opset}({source})")
             edges.append((name, tuple(c.split(" = ")[0] for c in labels)))
-            nodes.append((name, spatial == ("H", "W")))
+            nodes.append(Node(name, *spatial))
         elif kind == "combine" and len(nodes) > 1:
-            other, _ = draw(st.sampled_from(nodes))
-            op = draw(st.sampled_from(("*", "+", "concat")))
-            expr = f"concat({source}, {other})" if op == "concat" else f"{source} {op} {other}"
-            body.append(f"  {name} = {expr}")
-            nodes.append((name, True))  # broadcasting against x keeps the size, if it is legal
-        else:
-            fixed = draw(st.sampled_from(("relu", "sigmoid", "conv2d", "avg_pool")))
-            if fixed == "conv2d":
-                expr = f"conv2d({source}, out={draw(st.sampled_from(CHANNELS))})"
+            other = draw(st.sampled_from(nodes))
+            op = draw(st.sampled_from(("*", "+", "concat", "concat_h", "concat_w")))
+            if op.startswith("concat_"):  # joined along H or W: the sizes add up there
+                axis = op[-1]
+                expr = f'concat({source}, {other.name}, along="{axis}")'
+                h = f"{node.h} + {other.h}" if axis == "h" else node.h
+                w = f"{node.w} + {other.w}" if axis == "w" else node.w
+                nodes.append(Node(name, h, w))
             else:
-                expr = f"{fixed}({source})"
+                expr = (
+                    f"concat({source}, {other.name})"
+                    if op == "concat"
+                    else (f"{source} {op} {other.name}")
+                )
+                # broadcasting keeps the size that is not 1, if it is legal
+                h = other.h if node.h == "1" else node.h
+                w = other.w if node.w == "1" else node.w
+                nodes.append(Node(name, h, w))
             body.append(f"  {name} = {expr}")
-            nodes.append((name, full and fixed != "avg_pool"))
+        else:
+            expr, h, w = draw(fixed_op(node))
+            body.append(f"  {name} = {expr}")
+            nodes.append(Node(name, h, w))
     # every node reaches the result (an unused node is an error the runtime would not see)
-    used = " + ".join(f"sigmoid(conv2d({n}, out=1))" for n, _ in nodes[1:])
+    used = " + ".join(f"sigmoid(conv2d({n.name}, out=1))" for n in nodes[1:])
     out = draw(st.sampled_from(("C", "C", "C", *CHANNELS)))
-    last = nodes[-1][0]
+    last = nodes[-1].name
     lines.append("block b(x: [B, C, H, W]) -> [B, C, H, W] {")
     lines += body
     tail = f"conv2d({last}, out={out})" if out != "C" or draw(st.booleans()) else f"x * {last}"
