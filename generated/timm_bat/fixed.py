@@ -171,8 +171,13 @@ class TimmBatBlock(nn.Module):
                 raise ValueError(f"`{label}` is not a candidate of edge `{edge}`")
         check_requirements(channels, height, width)
         self.y = CANDIDATE_FACTORIES["y"][genotype["y"]](channels, height, width)
+        self.dims = {"channels": channels, "height": height, "width": width}
+        self.checked_size = (height, width)
 
     def forward(self, x: Tensor) -> Tensor:
+        if tuple(x.shape[-2:]) != self.checked_size:
+            check_requirements(**{**self.dims, "height": x.shape[-2], "width": x.shape[-1]})
+            self.checked_size = tuple(x.shape[-2:])
         y = self.y(x)
         return y
 

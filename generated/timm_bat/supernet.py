@@ -166,8 +166,13 @@ class SupernetBlock(nn.Module):
         self.y = TransformEdge(
             [factory(channels, height, width) for factory in CANDIDATE_FACTORIES["y"].values()]
         )
+        self.dims = {"channels": channels, "height": height, "width": width}
+        self.checked_size = (height, width)
 
     def forward(self, x: Tensor) -> Tensor:
         w = self._alphas[0].weights()
+        if tuple(x.shape[-2:]) != self.checked_size:
+            check_requirements(**{**self.dims, "height": x.shape[-2], "width": x.shape[-1]})
+            self.checked_size = tuple(x.shape[-2:])
         y = self.y(x, w["y"])
         return y

@@ -139,6 +139,8 @@ def render_space(space: ir.SpaceIR, supernet: str = "compiled") -> dict[str, str
         # after the point dims' defaults (`cin = channels if cin is None else cin`)
         supernet_block.init_lines.insert(len(point.defaults), call)
         fixed_block.init_lines.insert(len(point.defaults), call)
+        for block in (supernet_block, fixed_block):
+            _recheck_at_forward(block, space, block_names)
     pins = {e.py: edge_pins(space, e) for e in space.block.edges}
     pins = {edge: labels for edge, labels in pins.items() if labels}
     _guard_size(supernet_block, space, pins, supernet=True)
@@ -302,6 +304,25 @@ def _block_spec(
             )
     spec.init_lines = [*point.defaults, *edge_lines, *spec.init_lines]
     return spec
+
+
+def _recheck_at_forward(spec: ClassSpec, space: ir.SpaceIR, names: dict[str, str]) -> None:
+    """A `require` clause on H or W holds at the built size but the block runs at any size:
+    re-check the clauses at forward, only when the input's size is not the last checked one."""
+    h, w = (str(d) for d in space.block.input[2:4])
+    if h not in names or w not in names:
+        return
+    if not any({h, w} & (r.lhs.symbols() | r.rhs.symbols()) for r in space.requirements):
+        return
+    x = space.block.graph.inputs[0][0]
+    dims = ", ".join(f'"{name}": {name}' for name in names.values())
+    spec.init_lines += [f"self.dims = {{{dims}}}", f"self.checked_size = ({names[h]}, {names[w]})"]
+    spec.forward_lines[:0] = [
+        f"if tuple({x}.shape[-2:]) != self.checked_size:",
+        f'    check_requirements(**{{**self.dims, "{names[h]}": {x}.shape[-2], '
+        f'"{names[w]}": {x}.shape[-1]}})',
+        f"    self.checked_size = tuple({x}.shape[-2:])",
+    ]
 
 
 def _guard_size(spec: ClassSpec, space: ir.SpaceIR, pins: dict, supernet: bool) -> None:

@@ -58,3 +58,43 @@ def test_exported_file_refuses_a_size_the_requirements_rule_out(tmp_path):
     with pytest.raises(ValueError, match=re.escape(BROKEN[0][2])):
         module.build_searched(8, 8, 8)
     assert module.build_searched(16, 8, 8)(torch.randn(1, 16, 8, 8)).shape == (1, 16, 8, 8)
+
+
+# timm_bat: `require H % block_size == 0` and the same of W, block_size = 7
+BAT_AT_12x10 = (
+    "requirement `H % block_size == 0` fails (with H=12, block_size=7: H % block_size = 5)"
+)
+
+
+def _bat_refuses_12x10_and_runs_at_21x7(block) -> None:
+    """Built at 14 x 14, where the requirements hold; run at another size, they are checked
+    again, instead of the reshapes failing with torch's own error."""
+    with pytest.raises(ValueError, match=re.escape(BAT_AT_12x10)):
+        block(torch.randn(1, 16, 12, 10))
+    with pytest.raises(ValueError, match=re.escape(BAT_AT_12x10)):  # not only the first time
+        block(torch.randn(1, 16, 12, 10))
+    assert block(torch.randn(1, 16, 21, 7)).shape == (1, 16, 21, 7)
+    assert block(torch.randn(1, 16, 14, 14)).shape == (1, 16, 14, 14)
+
+
+def test_requirements_on_the_size_are_checked_again_at_forward():
+    supernet, fixed = load_generated("timm_bat")
+    _bat_refuses_12x10_and_runs_at_21x7(supernet.SupernetBlock(16, 14, 14, supernet.Alphas()))
+    for genotype in fixed.GENOTYPES.values():
+        _bat_refuses_12x10_and_runs_at_21x7(fixed.build_fixed(genotype, 16, 14, 14))
+
+
+def test_exported_file_checks_requirements_on_the_size_at_forward(tmp_path):
+    data = manifest("timm_bat")
+    record = {
+        "space": "timm_bat",
+        "space_dir": str(GENERATED / "timm_bat"),
+        "source_sha256": data["source_sha256"],
+        "genotype": data["genotypes"]["bat"],
+    }
+    (tmp_path / "genotype.json").write_text(json.dumps(record), encoding="utf-8")
+    out = export_genotype(tmp_path / "genotype.json", tmp_path / "searched.py")
+    spec = importlib.util.spec_from_file_location("searched_timm_bat", out)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    _bat_refuses_12x10_and_runs_at_21x7(module.build_searched(16, 14, 14))
