@@ -76,13 +76,14 @@ def _with_defaults(space: ir.SpaceIR, env: dict) -> dict:
 
 def check_space(space: ir.SpaceIR, diagnostics: Diagnostics) -> CheckReport:
     envs = environments(space)
-    evaluate = _memoised(envs)
     requires = {(r.lhs - r.rhs, r.op) for r in space.requirements}
+    evaluate = _per_condition(lambda ob: _evaluate(ob, envs))
+    decide = _per_condition(lambda ob: _decide(ob, requires))
     proved = evaluated = unproved = 0
     missed: dict[str, dict[str, list[ir.Claim]]] = {}  # op set -> candidate -> failed claims
     for claim in dict.fromkeys(space.claims):  # unique, in order
         ob, span = claim.condition, claim.span
-        verdict = _decide(ob, requires)
+        verdict = decide(ob)
         if verdict is True:
             proved += 1
             continue
@@ -204,18 +205,18 @@ def _value(dim: Dim, env) -> Fraction | None:
         return None
 
 
-def _memoised(envs):
-    """_evaluate over `envs`, once per distinct condition: op-set candidates repeat the
-    same obligations (61 distinct of 335 for spaces/)."""
+def _per_condition(verdict):
+    """`verdict(ob)`, once per distinct condition: op-set candidates repeat the same
+    obligations (61 distinct of 335 for spaces/)."""
     verdicts: dict[tuple, bool | None] = {}
 
-    def evaluate(ob: Obligation) -> bool | None:
+    def memoised(ob: Obligation) -> bool | None:
         key = (ob.lhs, ob.op, ob.rhs)
         if key not in verdicts:
-            verdicts[key] = _evaluate(ob, envs)
+            verdicts[key] = verdict(ob)
         return verdicts[key]
 
-    return evaluate
+    return memoised
 
 
 def _evaluate(ob: Obligation, envs) -> bool | None:

@@ -152,9 +152,19 @@ def spatial_symbols(space: ir.SpaceIR) -> frozenset[str]:
     return frozenset(s for d in space.block.input[2:] if (s := lone_symbol(d)) is not None)
 
 
-def edge_pins(space: ir.SpaceIR, edge: ir.EdgeIR) -> dict[str, str]:
-    """For each candidate of `edge` that pins the block's height or width, what pins it."""
+def opset_pins(space: ir.SpaceIR, opset: ir.OpSetIR) -> dict[str, Pins]:
+    """The pins of each candidate of `opset`, by label, in the op set's symbols."""
+    return {cand.label: candidate_pins(space, opset, cand) for cand in opset.candidates}
+
+
+def edge_pins(
+    space: ir.SpaceIR, edge: ir.EdgeIR, pins: dict[str, Pins] | None = None
+) -> dict[str, str]:
+    """For each candidate of `edge` that pins the block's height or width, what pins it.
+    `pins`: the op set's `opset_pins`, when the caller has them already."""
     opset = space.opset(edge.opset)
+    if pins is None:
+        pins = opset_pins(space, opset)
     to_edge = {}
     for d, a in zip(opset.input, edge.input, strict=False):
         symbol = lone_symbol(d)
@@ -163,7 +173,7 @@ def edge_pins(space: ir.SpaceIR, edge: ir.EdgeIR) -> dict[str, str]:
     spatial = spatial_symbols(space)
     out = {}
     for cand in opset.candidates:
-        for symbol, why in candidate_pins(space, opset, cand).items():
+        for symbol, why in pins[cand.label].items():
             if Dim.sym(symbol).subs(to_edge).symbols() & spatial:
                 out[cand.label] = f"{why} (candidate `{cand.label}` of `{opset.name}`)"
                 break
@@ -219,8 +229,12 @@ def size_report(space: ir.SpaceIR, display: str) -> dict:
     """Per candidate of every searched op set, whether it follows any input size, and what
     pins it otherwise (the `sizes` entry of `sedsl check --format json`)."""
     pinned: dict[tuple[str, str], str] = {}
-    for edge in space.block.edges if space.block else ():
-        for label, why in edge_pins(space, edge).items():
+    edges = space.block.edges if space.block else ()
+    # several edges search one op set: its candidates' pins are worked out once
+    searched = dict.fromkeys(e.opset for e in edges)
+    by_opset = {name: opset_pins(space, space.opset(name)) for name in searched}
+    for edge in edges:
+        for label, why in edge_pins(space, edge, by_opset[edge.opset]).items():
             pinned.setdefault((edge.opset, label), why)
     used = {e.opset for e in space.block.edges} if space.block else set()
     candidates = [

@@ -12,9 +12,27 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from fractions import Fraction
-from functools import cached_property, lru_cache, total_ordering
+from functools import lru_cache, total_ordering
 
 Number = int | Fraction
+
+
+class _once:
+    """functools.cached_property without the lock that Python 3.11's takes on every first
+    access (which cost more than the work it saved): the value lands in the instance's
+    __dict__, which later lookups find first. Safe on frozen dataclasses, whose __dict__
+    it writes directly; not a field, so equality, hashing and repr ignore it."""
+
+    def __init__(self, func):
+        self.func, self.name = func, func.__name__
+
+    def __get__(self, instance, owner=None):
+        if instance is None:
+            return self
+        value = instance.__dict__[self.name] = self.func(instance)
+        return value
+
+
 # A coefficient is an int when integral, a Fraction only when not: int arithmetic and hashing
 # run in C, Fraction's in Python, and an int equals (and hashes as) the Fraction of its value.
 Coeff = int | Fraction
@@ -118,6 +136,13 @@ class Dim:
 
     terms: tuple[tuple[Monomial, Coeff], ...]  # sorted by monomial, no zero coefficients
 
+    def __hash__(self) -> int:  # the memoised subs hashes dims constantly: hash each once
+        return self._hash
+
+    @_once
+    def _hash(self) -> int:
+        return hash(self.terms)
+
     # ---- construction --------------------------------------------------------------
     @staticmethod
     def const(value: Number) -> Dim:
@@ -157,7 +182,7 @@ class Dim:
         return self._symbols
 
     # a dim is immutable and shared: its symbols and text are computed once, not per query
-    @cached_property
+    @_once
     def _symbols(self) -> frozenset[str]:
         found: set[str] = set()
         for mono, _ in self.terms:
@@ -296,7 +321,7 @@ class Dim:
     def __str__(self) -> str:
         return self._text
 
-    @cached_property
+    @_once
     def _text(self) -> str:
         if not self.terms:
             return "0"
