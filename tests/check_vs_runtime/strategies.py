@@ -6,9 +6,11 @@ nodes (broadcast arithmetic, concat along channels or along H or W). Channel cou
 expressions written with `//`, `ceil`, `+`, `*` and parameters; candidates, results and
 requirements are drawn so that some spaces are right and some deliberately wrong (a candidate's
 channels off its signature, a result that is not [B, C, H, W] at some point, a requirement a
-point violates). The fixed primitives include the ones that change H or W (window_pool,
-narrow, split along an axis, concat along one), so each node keeps the expressions of its
-height and width, and a cut or a window may or may not fit at a point. Sizes are tiny.
+point violates). The fixed primitives include the ones that change C, H or W (conv2d with a
+stride, groups, dilation or padding; reductions over hw, c, h, w or ch; window_pool, narrow,
+split and concat along an axis; interpolate back to the input), so each node keeps the
+expressions of its channels, height and width, and a cut, a window or a group may or may not
+fit at a point. Sizes are tiny.
 """
 
 from __future__ import annotations
@@ -65,7 +67,8 @@ def candidates(draw, out: str, spatial: tuple[str, str]) -> list[str]:
                 op = draw(st.sampled_from(("identity", "relu", "sigmoid", "bn")))
             else:
                 k = draw(st.sampled_from((1, 3)))
-                op = f"conv2d(out={channels}, k={k})"
+                extra = draw(st.sampled_from(("", "", ", dilation=2", ", groups=C", ", groups=q")))
+                op = f"conv2d(out={channels}, k={k}{extra})"
         result.append(f"c{i} = {op}")
     return result
 
@@ -75,6 +78,7 @@ class Node:
     name: str
     h: str  # its height and width, as dim expressions
     w: str
+    c: str = "C"  # its channels, as a dim expression (what the rule of each op gives)
 
     @property
     def full(self) -> bool:  # has the block's spatial size, so a searched edge may take it
@@ -85,40 +89,83 @@ def _sized(size: str) -> str:
     return size if size.isalnum() else f"({size})"
 
 
+def _conv_size(size: str, k: int, stride: int, padding, dilation: int) -> str:
+    """The height (or width) a conv2d gives, by torch's rule."""
+    if padding is None:  # 'same'
+        return size if stride == 1 else f"ceil({_sized(size)} / {stride})"
+    return f"({_sized(size)} + {2 * padding - dilation * (k - 1) - 1}) // {stride} + 1"
+
+
 @st.composite
-def fixed_op(draw, source: Node) -> tuple[str, str, str]:
-    """A fixed primitive applied to `source`: its expression and the height and width of
-    what it makes (taken from the rule of the op, whether or not it fits at a point)."""
-    s, h, w = source.name, source.h, source.w
+def conv2d(draw, source: Node) -> tuple[str, str, str, str]:
+    """A conv2d with a stride, groups (depth-wise: groups = the channels), a dilation and an
+    explicit padding drawn, and the channels, height and width its rule gives."""
+    k, stride, dilation = (draw(st.sampled_from(v)) for v in ((1, 3), (1, 2), (1, 1, 2)))
+    padding = draw(st.sampled_from((None, None, 0, 1)))
+    groups = draw(st.sampled_from(("1", "1", source.c, "C", "q", "2")))
+    out = draw(st.sampled_from((source.c, *CHANNELS) if groups != "1" else CHANNELS))
+    args = [f"out={out}", f"k={k}"]
+    args += [f"stride={stride}"] * (stride != 1) + [f"dilation={dilation}"] * (dilation != 1)
+    args += [f"padding={padding}"] * (padding is not None) + [f"groups={groups}"] * (groups != "1")
+    h, w = (_conv_size(size, k, stride, padding, dilation) for size in (source.h, source.w))
+    return f"conv2d({source.name}, {', '.join(args)})", out, h, w
+
+
+@st.composite
+def reduction(draw, source: Node) -> tuple[str, str, str, str]:
+    """A pooling over the axes `over` names (hw, c, h, w or ch), each kept as size one."""
+    op = draw(st.sampled_from(("avg_pool", "max_pool", "std_pool", "lp_pool")))
+    over = draw(st.sampled_from(("hw", "c", "h", "w", "ch")))
+    c, h, w = (
+        "1" if a in over else size
+        for a, size in zip("chw", (source.c, source.h, source.w), strict=True)
+    )
+    return f'{op}({source.name}, over="{over}")', c, h, w
+
+
+@st.composite
+def fixed_op(draw, source: Node) -> tuple[str, str, str, str]:
+    """A fixed primitive applied to `source`: its expression and the channels, height and
+    width of what it makes (taken from the rule of the op, whether or not it fits at a
+    point)."""
+    s, c, h, w = source.name, source.c, source.h, source.w
     kind = draw(
         st.sampled_from(
-            ("relu", "sigmoid", "conv2d", "avg_pool", "scale", "dropout")
-            + ("window_pool", "narrow", "split_at", "split_parts")
+            ("relu", "sigmoid", "conv2d", "conv2d", "avg_pool", "reduction", "scale", "dropout")
+            + ("window_pool", "narrow", "split_at", "split_parts", "interpolate")
         )
     )
     if kind == "conv2d":
-        return f"conv2d({s}, out={draw(st.sampled_from(CHANNELS))})", h, w
+        return draw(conv2d(source))
+    if kind == "reduction":
+        return draw(reduction(source))
     if kind == "avg_pool":
-        return f"avg_pool({s})", "1", "1"
+        return f"avg_pool({s})", c, "1", "1"
+    if kind == "interpolate":  # back to the block input's H and W
+        mode = draw(st.sampled_from(("nearest", "nearest-exact", "bilinear", "bicubic", "area")))
+        return f'interpolate({s}, x, mode="{mode}")', c, "H", "W"
     if kind == "scale":
         by = draw(st.sampled_from(("C", "H * W", "q", "r + 1")))
         power = draw(st.sampled_from(("-0.5", "1.0", "2.0")))
-        return f"scale({s}, by={by}, power={power})", h, w
+        return f"scale({s}, by={by}, power={power})", c, h, w
     if kind == "dropout":
-        return f"dropout({s}, p=0.5{draw(st.sampled_from(('', ', channels=true')))})", h, w
+        return f"dropout({s}, p=0.5{draw(st.sampled_from(('', ', channels=true')))})", c, h, w
     if kind == "window_pool":  # odd windows only: the checker refuses even ones on purpose
         k, stride = draw(st.sampled_from((1, 3, 5))), draw(st.sampled_from((1, 2)))
         mode = draw(st.sampled_from(("avg", "max")))
         pooled = (h, w) if stride == 1 else (f"ceil({h} / 2)", f"ceil({w} / 2)")
-        return f'window_pool({s}, k={k}, stride={stride}, mode="{mode}")', *pooled
-    axis = draw(st.sampled_from(("h", "w")))
-    size = h if axis == "h" else w
+        return f'window_pool({s}, k={k}, stride={stride}, mode="{mode}")', c, *pooled
+    if kind in ("relu", "sigmoid"):
+        return f"{kind}({s})", c, h, w
+    axis = draw(st.sampled_from(("h", "w", "c")))
+    size = {"h": h, "w": w, "c": c}[axis]
     if kind == "narrow":
+        axis = "h" if axis == "c" else axis
+        size = h if axis == "h" else w
         start = draw(st.sampled_from(("0", "1")))
         length = draw(st.sampled_from((size, f"{_sized(size)} - 1", "1", "H")))
         cut = f'narrow({s}, along="{axis}", start={start}, length={length})'
-        return (cut, length, w) if axis == "h" else (cut, h, length)
-    if kind == "split_at":
+    elif kind == "split_at":
         at = draw(st.sampled_from(("1", "H", f"{_sized(size)} // 2", f"{_sized(size)} - 1")))
         part = draw(st.integers(0, 1))
         length = at if part == 0 else f"{_sized(size)} - {_sized(at)}"
@@ -127,7 +174,8 @@ def fixed_op(draw, source: Node) -> tuple[str, str, str]:
         parts = draw(st.integers(1, 3))
         length = f"{_sized(size)} / {parts}"
         cut = f'split({s}, along="{axis}", parts={parts})[{draw(st.integers(0, parts - 1))}]'
-    return (cut, length, w) if axis == "h" else (cut, h, length)
+    sizes = {"c": c, "h": h, "w": w, axis: length}
+    return cut, sizes["c"], sizes["h"], sizes["w"]
 
 
 @st.composite
@@ -159,7 +207,7 @@ def spaces(draw) -> RandomSpace:
             lines.append("}")
             body.append(f"  {name} = {opset}({source})")
             edges.append((name, tuple(c.split(" = ")[0] for c in labels)))
-            nodes.append(Node(name, *spatial))
+            nodes.append(Node(name, *spatial, out))
         elif kind == "combine" and len(nodes) > 1:
             other = draw(st.sampled_from(nodes))
             op = draw(st.sampled_from(("*", "+", "concat", "concat_h", "concat_w")))
@@ -168,7 +216,7 @@ def spaces(draw) -> RandomSpace:
                 expr = f'concat({source}, {other.name}, along="{axis}")'
                 h = f"{node.h} + {other.h}" if axis == "h" else node.h
                 w = f"{node.w} + {other.w}" if axis == "w" else node.w
-                nodes.append(Node(name, h, w))
+                nodes.append(Node(name, h, w, node.c))
             else:
                 expr = (
                     f"concat({source}, {other.name})"
@@ -178,12 +226,14 @@ def spaces(draw) -> RandomSpace:
                 # broadcasting keeps the size that is not 1, if it is legal
                 h = other.h if node.h == "1" else node.h
                 w = other.w if node.w == "1" else node.w
-                nodes.append(Node(name, h, w))
+                c = f"{node.c} + {other.c}" if op == "concat" else node.c
+                c = other.c if c == "1" else c
+                nodes.append(Node(name, h, w, c))
             body.append(f"  {name} = {expr}")
         else:
-            expr, h, w = draw(fixed_op(node))
+            expr, c, h, w = draw(fixed_op(node))
             body.append(f"  {name} = {expr}")
-            nodes.append(Node(name, h, w))
+            nodes.append(Node(name, h, w, c))
     # every node reaches the result (an unused node is an error the runtime would not see)
     used = " + ".join(f"sigmoid(conv2d({n.name}, out=1))" for n in nodes[1:])
     out = draw(st.sampled_from(("C", "C", "C", *CHANNELS)))
