@@ -214,12 +214,12 @@ class Dim:
         """Replace symbols by dims (instantiating an op's signature at a call site)."""
         if not mapping:
             return self
-        names = self.symbols() & mapping.keys()
-        if not names:
+        bindings = sorted((n, mapping[n]) for n in self._symbols if n in mapping)
+        if not bindings:
             return self
         # Checking a space instantiates the same few signatures thousands of times (80
         # distinct cases in 3,000 calls for spaces/): memoise on the bindings that matter.
-        return _subs(self, tuple(sorted((n, mapping[n]) for n in names)))
+        return _subs(self, tuple(bindings))
 
     def _subs_uncached(self, mapping: dict[str, Dim]) -> Dim:
         total = Dim.const(0)
