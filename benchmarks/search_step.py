@@ -96,13 +96,15 @@ class Bench:
         optimizer.step()
 
 
-def time_all(space_dir: str, batch: int, repeats: int, device: str) -> dict[str, float]:
+def time_all(
+    space_dir: str, batch: int, repeats: int, device: str, kinds: tuple[str, ...] = KINDS
+) -> dict[str, float]:
     bench = Bench(space_dir, batch, device)
-    for kind in KINDS:  # warm up every path once
+    for kind in kinds:  # warm up every path once
         bench.run(kind)
-    times: dict[str, list[float]] = {kind: [] for kind in KINDS}
+    times: dict[str, list[float]] = {kind: [] for kind in kinds}
     for _ in range(repeats):
-        for kind in KINDS:  # alternate, so drift hits every kind alike
+        for kind in kinds:  # alternate, so drift hits every kind alike
             start = time.perf_counter()
             bench.run(kind)
             times[kind].append(time.perf_counter() - start)
@@ -146,9 +148,16 @@ def main() -> None:
     parser.add_argument("--no-memory", action="store_true")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]")
+    parser.add_argument(
+        "--kinds", default=",".join(KINDS), help="comma-separated steps to time (plain is kept)"
+    )
     args = parser.parse_args()
+    kinds = tuple(k for k in KINDS if k == "plain" or k in args.kinds.split(","))
+    unknown = set(args.kinds.split(",")) - set(KINDS)
+    if unknown:
+        parser.error(f"unknown kinds {sorted(unknown)}; choose from {', '.join(KINDS)}")
     torch.set_num_threads(2)
-    medians = time_all(args.space_dir, args.batch, args.repeats, args.device)
+    medians = time_all(args.space_dir, args.batch, args.repeats, args.device, kinds)
     plain = medians["plain"]
     report = {
         "space": args.space_dir,
@@ -156,14 +165,14 @@ def main() -> None:
         "device": args.device,
         "threads": torch.get_num_threads(),
         "plain_step_s": plain,
-        "ratios": {kind: medians[kind] / plain for kind in KINDS},
+        "ratios": {kind: medians[kind] / plain for kind in kinds},
     }
     if not args.no_memory:
         memory = {
-            kind: peak_memory_mib(args.space_dir, args.batch, kind, args.device) for kind in KINDS
+            kind: peak_memory_mib(args.space_dir, args.batch, kind, args.device) for kind in kinds
         }
         report["peak_rss_growth_mib"] = memory
-        report["memory_ratios"] = {k: memory[k] / max(memory["plain"], 1e-9) for k in KINDS}
+        report["memory_ratios"] = {k: memory[k] / max(memory["plain"], 1e-9) for k in kinds}
     if args.json:
         print(json.dumps(report, indent=2))
         return
@@ -171,7 +180,7 @@ def main() -> None:
         f"{args.space_dir}: batch {args.batch}, {args.device}, {report['threads']} threads, "
         f"plain ResNet-20 step {plain * 1000:.1f} ms (median of {args.repeats})"
     )
-    for kind in KINDS:
+    for kind in kinds:
         line = f"  {kind:<18} {medians[kind] * 1000:8.1f} ms  {report['ratios'][kind]:6.2f}x plain"
         if "memory_ratios" in report:
             line += (
