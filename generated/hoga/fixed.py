@@ -13,13 +13,16 @@ import torch
 from torch import Tensor, nn
 
 
-def split_even(x: Tensor, parts: int, dim: int) -> tuple[Tensor, ...]:
+def split_even(x: Tensor, parts: int, dim: int, where: str = "split") -> tuple[Tensor, ...]:
     """`parts` equal parts of `x` along `dim`. The checker proves they divide evenly at the
     declared points; at a size where they do not, this raises rather than returning
-    torch.chunk's unequal (or fewer) parts, which a later op might silently accept."""
+    torch.chunk's unequal (or fewer) parts, which a later op might silently accept.
+    `where` names the split (its node and op) for the message."""
     if x.shape[dim] % parts:
         raise ValueError(
-            f"split: {parts} equal parts along dim {dim} of size {x.shape[dim]} do not divide it"
+            f"{where}: {parts} equal parts along dim {dim} of size {x.shape[dim]} do not divide "
+            f"it (`sedsl check`'s `sizes` verdict covers the sizes, but the split also needs "
+            f"this axis divisible by {parts})"
         )
     return torch.chunk(x, parts, dim=dim)
 
@@ -320,7 +323,7 @@ class HogaBlock(nn.Module):
         self.channel_attn = ChannelAttn(channels, height, width, reduction=4)
 
     def forward(self, x: Tensor) -> Tensor:
-        F = split_even(x, 4, 1)
+        F = split_even(x, 4, 1, "`split` of node `F` in block `hoga`")
         o_0_0 = self.o_0_0(F[0])
         U_0 = o_0_0
         o_1_1 = self.o_1_1(F[1])

@@ -491,7 +491,7 @@ class SupernetBlock(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         w = self._alphas[0].weights()
-        F = split_even(x, 4, 1)
+        F = split_even(x, 4, 1, "`split` of node `F` in block `hoga`")
         o_0_0 = self.o_0_0(F[0], w["o_0_0"])
         U_0 = o_0_0
         o_1_1 = self.o_1_1(F[1], w["o_1_1"])

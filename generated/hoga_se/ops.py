@@ -18,13 +18,16 @@ def lp_pool(x: Tensor, dims: tuple[int, ...], p: float) -> Tensor:
     return powered.sum(dim=dims, keepdim=True).pow(1.0 / p)
 
 
-def split_even(x: Tensor, parts: int, dim: int) -> tuple[Tensor, ...]:
+def split_even(x: Tensor, parts: int, dim: int, where: str = "split") -> tuple[Tensor, ...]:
     """`parts` equal parts of `x` along `dim`. The checker proves they divide evenly at the
     declared points; at a size where they do not, this raises rather than returning
-    torch.chunk's unequal (or fewer) parts, which a later op might silently accept."""
+    torch.chunk's unequal (or fewer) parts, which a later op might silently accept.
+    `where` names the split (its node and op) for the message."""
     if x.shape[dim] % parts:
         raise ValueError(
-            f"split: {parts} equal parts along dim {dim} of size {x.shape[dim]} do not divide it"
+            f"{where}: {parts} equal parts along dim {dim} of size {x.shape[dim]} do not divide "
+            f"it (`sedsl check`'s `sizes` verdict covers the sizes, but the split also needs "
+            f"this axis divisible by {parts})"
         )
     return torch.chunk(x, parts, dim=dim)
 

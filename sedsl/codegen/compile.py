@@ -76,6 +76,7 @@ class _Builder:
         self.nodes: list[PNode] = [PNode("input", "x")]
         self.index: dict[PNode, int] = {self.nodes[0]: 0}
         self.serial = 0
+        self.where = ""  # the node being inlined
 
     def add(self, node: PNode) -> int:
         if node.module is not None or node.kind == "call":
@@ -135,6 +136,7 @@ class _Builder:
         modules = {m.attr: m for m in op.graph.modules}
         lists: dict[str, tuple[int, ...]] = {}
         for node in op.graph.nodes:
+            self.where = f"node `{node.name}` in op `{op.name}`"  # for split's runtime errors
             value = self.expr(node.expr, local, lists, env, modules, path)
             if isinstance(value, tuple):
                 lists[node.py] = value
@@ -168,6 +170,8 @@ class _Builder:
         if isinstance(e, ir.PrimCall):
             args = tuple(self._one(a, local, lists, env, modules, path) for a in e.args)
             params = tuple((k, self.resolve(v, env)) for k, v in e.params)
+            if PRIMITIVES[e.prim].returns_list:  # edge_emit hands it on as CodeInputs.label
+                params += (("label", f"`{e.prim}` of {self.where}"),)
             module = f"{path}.{e.module}" if e.module else None
             result = self.prim(e.prim, args, params, module)
             if PRIMITIVES[e.prim].returns_list:

@@ -177,9 +177,11 @@ def _render(node: PNode, args: list[str]) -> tuple[str, set[str]]:
     if node.kind == "prim":
         prim = PRIMITIVES[node.op]
         raw = dict(node.params)
+        label = raw.pop("label", "")  # compile.py's name of a split, for its runtime error
         rendered = {k: _param(v) for k, v in raw.items()}
         shapes = tuple(tuple(f"{a}.shape[{d}]" for d in range(4)) for a in args)
-        code = prim.code(CodeInputs(args=tuple(args), shapes=shapes, params=rendered, raw=raw))
+        inputs = CodeInputs(args=tuple(args), shapes=shapes, params=rendered, raw=raw, label=label)
+        code = prim.code(inputs)
         call = code.call.replace("{m}", f"c{node.module}") if node.module else code.call
         return call, set(code.imports) if node.module is None else set()
     if node.kind == "call":

@@ -75,6 +75,7 @@ class Emitter:
         }
         self.space_values = {p.name: p.value for p in space.params}
         self.edge_weights = False  # supernet edges take their softmax weights as well
+        self.where = ""  # the node being emitted, for the runtime checks' messages
 
     # ---- scalars --------------------------------------------------------------------
     def dim(self, d: Dim, names: dict[str, str]) -> str:
@@ -133,15 +134,16 @@ class Emitter:
         prim = PRIMITIVES[e.prim]
         args = tuple(self.expr(a, names, lists) for a in e.args)
         shapes = tuple(getattr(a, "shape", None) or () for a in e.args)
-        code = prim.code(self._code_inputs(e.params, shapes, args, names))
+        label = f"`{e.prim}` of {self.where}" if self.where else ""
+        code = prim.code(self._code_inputs(e.params, shapes, args, names, label))
         call = code.call.replace("{m}", f"self.{e.module}") if e.module else code.call
         return call
 
-    def _code_inputs(self, params, input_shapes, args, names) -> CodeInputs:
+    def _code_inputs(self, params, input_shapes, args, names, label="") -> CodeInputs:
         raw = dict(params)
         rendered = {k: self.param(v, names) for k, v in raw.items()}
         shapes = tuple(tuple(self.dim(d, names) for d in s) for s in input_shapes)
-        return CodeInputs(args=args, shapes=shapes, params=rendered, raw=raw)
+        return CodeInputs(args=args, shapes=shapes, params=rendered, raw=raw, label=label)
 
     # ---- modules ----------------------------------------------------------------------
     def module_init(self, m: ir.Module, names: dict[str, str], spec: ClassSpec) -> str:
@@ -208,6 +210,7 @@ class Emitter:
         spec: ClassSpec,
         followable: frozenset[str] = frozenset(),
         dims: tuple[str, ...] = (),
+        owner: str = "",
     ) -> None:
         """Constructor and forward lines of a graph. In forward, a dim that is an axis of an
         input is read from that input and a `followable` size parameter is evaluated at it,
@@ -220,6 +223,7 @@ class Emitter:
         for node in graph.nodes:
             if node.shape is None:  # a list value, e.g. split's groups
                 lists[node.expr] = node.py
+            self.where = f"node `{node.name}` in {owner}" if owner else f"node `{node.name}`"
             value = self.expr(node.expr, attrs, lists)
             spec.forward_lines.append(f"{node.py} = {value}")
         spec.returns = self.expr(graph.output, attrs, lists)
@@ -370,7 +374,7 @@ def op_class(emitter: Emitter, op: ir.OpIR) -> ClassSpec:
         forward_lines=[],
         returns="",
     )
-    emitter.graph_body(op.graph, names, spec, followable, _signature_dims(op))
+    emitter.graph_body(op.graph, names, spec, followable, _signature_dims(op), f"op `{op.name}`")
     return spec
 
 

@@ -288,7 +288,7 @@ def _block_spec(
         returns="",
     )
     emitter.edge_weights = edge_weights
-    emitter.graph_body(block.graph, names, spec)
+    emitter.graph_body(block.graph, names, spec, owner=f"block `{block.name}`")
     edge_lines = []
     for edge in block.edges:
         dims = ", ".join(emitter.dim(d, names) for d in edge.input[1:]) + point.args

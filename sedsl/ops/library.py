@@ -351,9 +351,12 @@ def _split_count(p) -> Dim:
 
 def _split_code(c: CodeInputs) -> Code:
     axis = over_axes(c.raw["along"], len(c.shapes[0]))[0]
+    where = f", {c.label!r}" if c.label else ""  # names the split in the runtime's error
     if c.raw.get("at") is not None:
-        return Code(f"split_at({c.args[0]}, {c.params['at']}, {axis})", imports=("split_at",))
-    return Code(f"split_even({c.args[0]}, {c.params['parts']}, {axis})", imports=("split_even",))
+        call = f"split_at({c.args[0]}, {c.params['at']}, {axis}{where})"
+        return Code(call, imports=("split_at",))
+    call = f"split_even({c.args[0]}, {c.params['parts']}, {axis}{where})"
+    return Code(call, imports=("split_even",))
 
 
 def _split_buffer(shapes: list[Shape], p) -> Dim:

@@ -82,6 +82,7 @@ class CodeInputs:
     shapes: tuple[tuple[str, ...], ...]  # constructor-time Python expressions of their dims
     params: dict[str, str]  # Python literals / expressions of the parameters
     raw: dict[str, ParamValue]  # the parameter values themselves
+    label: str = ""  # where the call is (`split` of node `F` in block `hoga`), for errors
 
 
 @frozen

@@ -50,24 +50,29 @@ def softmax_over(x: Tensor, dims: tuple[int, ...]) -> Tensor:
     return shifted / shifted.sum(dim=dims, keepdim=True)
 
 
-def split_even(x: Tensor, parts: int, dim: int) -> tuple[Tensor, ...]:
+def split_even(x: Tensor, parts: int, dim: int, where: str = "split") -> tuple[Tensor, ...]:
     """`parts` equal parts of `x` along `dim`. The checker proves they divide evenly at the
     declared points; at a size where they do not, this raises rather than returning
-    torch.chunk's unequal (or fewer) parts, which a later op might silently accept."""
+    torch.chunk's unequal (or fewer) parts, which a later op might silently accept.
+    `where` names the split (its node and op) for the message."""
     if x.shape[dim] % parts:
         raise ValueError(
-            f"split: {parts} equal parts along dim {dim} of size {x.shape[dim]} do not divide it"
+            f"{where}: {parts} equal parts along dim {dim} of size {x.shape[dim]} do not divide "
+            f"it (`sedsl check`'s `sizes` verdict covers the sizes, but the split also needs "
+            f"this axis divisible by {parts})"
         )
     return torch.chunk(x, parts, dim=dim)
 
 
-def split_at(x: Tensor, at: int, dim: int) -> tuple[Tensor, Tensor]:
+def split_at(x: Tensor, at: int, dim: int, where: str = "split") -> tuple[Tensor, Tensor]:
     """The first `at` elements of `x` along `dim`, and the rest. Both hold at least one, as
     the checker proves at the declared points; at a size where one would be empty this
-    raises rather than passing an empty tensor on."""
+    raises rather than passing an empty tensor on. `where` names the split for the message."""
     if not 0 < at < x.shape[dim]:
         raise ValueError(
-            f"split at {at} along dim {dim} of size {x.shape[dim]} leaves an empty part"
+            f"{where}: split at {at} along dim {dim} of size {x.shape[dim]} leaves an empty "
+            f"part (`sedsl check`'s `sizes` verdict covers the sizes, but the split also needs "
+            f"this axis longer than {at})"
         )
     return torch.tensor_split(x, (at,), dim=dim)
 
