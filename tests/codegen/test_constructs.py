@@ -145,6 +145,11 @@ CASES = {
         "[B, C, ceil(H / 3), ceil(W / 3)]",
         lambda x: torch.nn.functional.max_pool2d(x, 5, 3, 2),
     ),
+    "scalar_literals": (  # numbers mixed with tensors, as BAM's 1 + sigmoid
+        'x * (1 + sigmoid(mean(x, over="hw"))) - 0.5 * x',
+        "[B, C, H, W]",
+        lambda x: x * (1 + torch.sigmoid(x.mean((2, 3), keepdim=True))) - 0.5 * x,
+    ),
     "scale": (
         "scale(x, by=H * W, power=-0.5)",
         "[B, C, H, W]",
