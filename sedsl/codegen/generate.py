@@ -332,7 +332,9 @@ def _guard_size(spec: ClassSpec, space: ir.SpaceIR, pins: dict, supernet: bool) 
     if not pins and fixed_part is None:
         return
     extra = f"[{fixed_part!r}] + " if fixed_part else ""
-    if supernet:  # every candidate runs
+    if not pins:  # only the block's fixed part pins the size; no PINS_SIZE is emitted
+        chosen = "[]"
+    elif supernet:  # every candidate runs
         chosen = "[why for labels in PINS_SIZE.values() for why in labels.values()]"
     else:
         chosen = (
