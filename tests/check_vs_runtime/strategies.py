@@ -8,7 +8,8 @@ requirements are drawn so that some spaces are right and some deliberately wrong
 channels off its signature, a result that is not [B, C, H, W] at some point, a requirement a
 point violates). The fixed primitives include the ones that change C, H or W (conv2d with a
 stride, groups, dilation or padding; reductions over hw, c, h, w or ch; window_pool, narrow,
-split and concat along an axis; interpolate back to the input), so each node keeps the
+split and concat along an axis; interpolate back to the input; permute, rearrange and
+reshape with symbolic sizes; matmul of two nodes; softmax over chosen axes), so each node keeps the
 expressions of its channels, height and width, and a cut, a window or a group may or may not
 fit at a point. Sizes are tiny.
 """
@@ -124,6 +125,40 @@ def reduction(draw, source: Node) -> tuple[str, str, str, str]:
 
 
 @st.composite
+def axes_op(draw, source: Node) -> tuple[str, str, str, str]:
+    """permute, rearrange or reshape (a flatten, a round trip through a flattened axis
+    split back at a drawn size, which may or may not divide it), or a softmax over axes."""
+    s, c, h, w = source.name, source.c, source.h, source.w
+    kind = draw(st.sampled_from(("swap_hw", "swap_ch", "flatten", "fold", "round", "softmax")))
+    if kind == "swap_hw":
+        return f'permute({s}, "b c h w -> b c w h")', c, w, h
+    if kind == "swap_ch":
+        return f'permute({s}, "b c h w -> b h c w")', h, c, w
+    if kind == "flatten":  # all of C, H and W as channels
+        size = f"{_sized(c)} * {_sized(h)} * {_sized(w)}"
+        return f'reshape({s}, "b c h w -> b (c h w) 1 1")', size, "1", "1"
+    if kind == "fold":  # the rows into the channels
+        return f'rearrange({s}, "b c h w -> b (c h) w 1")', f"{_sized(c)} * {_sized(h)}", w, "1"
+    if kind == "round":  # flattened positions split back, at a height that may not divide
+        rows = draw(st.sampled_from((h, h, "H", "W", "1", "2")))
+        flat = f'reshape({s}, "b c h w -> b c (h w)")'
+        cols = f"{_sized(h)} * {_sized(w)} / {_sized(rows)}"
+        return f'reshape({flat}, "b c (h w) -> b c h w", h={rows})', c, rows, cols
+    over = draw(st.sampled_from(("hw", "c", "h", "w", "-1", "1, 2", "0")))
+    return f'softmax({s}, over="{over}")', c, h, w
+
+
+@st.composite
+def matmul(draw, a: Node, b: Node) -> tuple[str, str, str, str]:
+    """a @ b over the last two axes, or a @ b with b's last two swapped first; the
+    contracted sizes may or may not agree."""
+    c = a.c if b.c == "1" else b.c
+    if draw(st.booleans()):
+        return f"matmul({a.name}, {b.name})", c, a.h, b.w
+    return f'matmul({a.name}, permute({b.name}, "b c h w -> b c w h"))', c, a.h, b.h
+
+
+@st.composite
 def fixed_op(draw, source: Node) -> tuple[str, str, str, str]:
     """A fixed primitive applied to `source`: its expression and the channels, height and
     width of what it makes (taken from the rule of the op, whether or not it fits at a
@@ -132,9 +167,11 @@ def fixed_op(draw, source: Node) -> tuple[str, str, str, str]:
     kind = draw(
         st.sampled_from(
             ("relu", "sigmoid", "conv2d", "conv2d", "avg_pool", "reduction", "scale", "dropout")
-            + ("window_pool", "narrow", "split_at", "split_parts", "interpolate")
+            + ("window_pool", "narrow", "split_at", "split_parts", "interpolate", "axes")
         )
     )
+    if kind == "axes":
+        return draw(axes_op(source))
     if kind == "conv2d":
         return draw(conv2d(source))
     if kind == "reduction":
@@ -210,8 +247,11 @@ def spaces(draw) -> RandomSpace:
             nodes.append(Node(name, *spatial, out))
         elif kind == "combine" and len(nodes) > 1:
             other = draw(st.sampled_from(nodes))
-            op = draw(st.sampled_from(("*", "+", "concat", "concat_h", "concat_w")))
-            if op.startswith("concat_"):  # joined along H or W: the sizes add up there
+            op = draw(st.sampled_from(("*", "+", "concat", "concat_h", "concat_w", "matmul")))
+            if op == "matmul":
+                expr, c, h, w = draw(matmul(node, other))
+                nodes.append(Node(name, h, w, c))
+            elif op.startswith("concat_"):  # joined along H or W: the sizes add up there
                 axis = op[-1]
                 expr = f'concat({source}, {other.name}, along="{axis}")'
                 h = f"{node.h} + {other.h}" if axis == "h" else node.h
