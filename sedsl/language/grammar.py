@@ -5,6 +5,7 @@ when the parse cache misses and the fast parser (fastparse.py) declines (see par
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 import lark
@@ -127,6 +128,7 @@ def _syntax_error(exc: UnexpectedInput, text: str, file: str):
 
     line, column = getattr(exc, "line", 1) or 1, getattr(exc, "column", 1) or 1
     offset = getattr(exc, "pos_in_stream", None) or 0
+    hint = None
     if isinstance(exc, UnexpectedToken) and exc.token.type != "$END":
         tok = exc.token
         found = f"`{tok}`" if tok.type != "STRING" else "a string"
@@ -134,6 +136,9 @@ def _syntax_error(exc: UnexpectedInput, text: str, file: str):
         expected = _expected_words(exc.expected)
         message = f"expected {expected}, found {found}"
         label = f"expected {expected}"
+        if tok == "(" and expected == "`=`" and _in_opset(text, tok.start_pos or 0):
+            # `k7 = sigmoid(bn(conv2d(x)))`: a call where a keyword argument must be
+            hint = "a candidate is an op with keyword parameters; define an `op` for an expression"
     elif isinstance(exc, UnexpectedCharacters):
         char = text[offset] if offset < len(text) else "?"
         span = Span(file, line, column, line, column + 1, offset, offset + 1)
@@ -152,7 +157,18 @@ def _syntax_error(exc: UnexpectedInput, text: str, file: str):
         expected = _expected_words(set(getattr(exc, "expected", ()) or ()))
         message = f"unexpected end of file, expected {expected}"
         label = "the file ends here"
-    return Diagnostic(Code.SYNTAX, Severity.ERROR, f"syntax error: {message}", span, label=label)
+    return Diagnostic(
+        Code.SYNTAX, Severity.ERROR, f"syntax error: {message}", span, label=label, help=hint
+    )
+
+
+_DECL_START = re.compile(r"^\s*(opset|op|block|genotype|extern|param|check|require)\b", re.M)
+
+
+def _in_opset(text: str, offset: int) -> bool:
+    """Whether `offset` is inside an `opset` declaration (the last one started before it)."""
+    starts = _DECL_START.findall(text, 0, offset)
+    return bool(starts) and starts[-1] == "opset"
 
 
 # ---- parse tree -> AST --------------------------------------------------------------

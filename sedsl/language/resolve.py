@@ -87,6 +87,8 @@ class Resolver:
         self.param_values: dict[str, int | float | bool | str] = {}
         self.op_cache: dict[str, ir.OpIR | None] = {}  # None: being built, or failed
         self.used: set[str] = set()  # ops and op sets something uses
+        # an op or op set named like a primitive (E011) is dropped, so what it uses is unknown
+        self.refused_primitive_name = False
         self.loaded: set[Path] = set()  # imported files, each merged once
         self.read: list[Path] = []  # every file read, for the check cache
 
@@ -249,6 +251,7 @@ class Resolver:
                 decl.span,
                 help=f"choose another name, e.g. `my_{name}`",
             )
+            self.refused_primitive_name = True
             return
         self.decls.spans[name] = decl.span
         table = {
@@ -338,6 +341,8 @@ class Resolver:
             for decl in main.decls:
                 if isinstance(decl, ast.OpDef):
                     self.op_ir(decl.name)
+            return
+        if self.refused_primitive_name:  # W010 on its candidates and itself would be a cascade
             return
         for decl in main.decls:
             if isinstance(decl, ast.OpSet | ast.OpDef) and decl.name not in self.used:
@@ -708,7 +713,11 @@ class Resolver:
                     Code.GENOTYPE_UNKNOWN_EDGE,
                     f"genotype `{decl.name}` names `{name}`, which is not a searched edge",
                     choice.edge.span,
-                    notes=("the searched edges are " + ", ".join(f"`{e}`" for e in edges),),
+                    notes=(
+                        "the searched edges are " + ", ".join(f"`{e}`" for e in edges)
+                        if edges
+                        else "the block has no searched edge",
+                    ),
                     help=did_you_mean(name, edges),
                 )
                 continue
