@@ -9,9 +9,10 @@ channels off its signature, a result that is not [B, C, H, W] at some point, a r
 point violates). The fixed primitives include the ones that change C, H or W (conv2d with a
 stride, groups, dilation or padding; reductions over hw, c, h, w or ch; window_pool, narrow,
 split and concat along an axis; interpolate back to the input; permute, rearrange and
-reshape with symbolic sizes; matmul of two nodes; softmax over chosen axes), so each node keeps the
-expressions of its channels, height and width, and a cut, a window or a group may or may not
-fit at a point. Sizes are tiny.
+reshape with symbolic sizes; matmul of two nodes; softmax over chosen axes;
+tile_pool and tile_broadcast; cov_pool and norm_l2_pool; affine, group_norm and the
+activations), so each node keeps the expressions of its channels, height and width, and a
+cut, a window or a group may or may not fit at a point. Sizes are tiny.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ CHANNELS = (
     "r + q",
 )
 SPATIAL = (("H", "W"), ("1", "1"))
+UNARY = ("identity", "relu", "sigmoid", "tanh", "silu", "hard_sigmoid", "hard_swish", "zero")
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,7 @@ def candidates(draw, out: str, spatial: tuple[str, str]) -> list[str]:
                 # not conv1d: it takes a [B, C, 1, 1] descriptor by its signature, which the
                 # checker enforces for every size, though torch runs it on a map at H = W = 1
                 # (the 5,000-space run's only disagreements)
-                op = draw(st.sampled_from(("identity", "relu", "sigmoid", "bn")))
+                op = draw(st.sampled_from(UNARY + ("bn", "affine", "group_norm(groups=q)")))
             else:
                 k = draw(st.sampled_from((1, 3)))
                 extra = draw(st.sampled_from(("", "", ", dilation=2", ", groups=C", ", groups=q")))
@@ -115,13 +117,44 @@ def conv2d(draw, source: Node) -> tuple[str, str, str, str]:
 @st.composite
 def reduction(draw, source: Node) -> tuple[str, str, str, str]:
     """A pooling over the axes `over` names (hw, c, h, w or ch), each kept as size one."""
-    op = draw(st.sampled_from(("avg_pool", "max_pool", "std_pool", "lp_pool")))
+    op = draw(st.sampled_from(("avg_pool", "max_pool", "std_pool", "lp_pool", "skew_pool")))
     over = draw(st.sampled_from(("hw", "c", "h", "w", "ch")))
     c, h, w = (
         "1" if a in over else size
         for a, size in zip("chw", (source.c, source.h, source.w), strict=True)
     )
     return f'{op}({source.name}, over="{over}")', c, h, w
+
+
+@st.composite
+def library_op(draw, source: Node) -> tuple[str, str, str, str]:
+    """The library's other one-input primitives: covariance and normalised-L2 pooling over
+    hw or c, tile pooling (and its broadcast back, with tile sizes that may not match),
+    affine, group_norm and the elementwise activations."""
+    s, c, h, w = source.name, source.c, source.h, source.w
+    kind = draw(st.sampled_from(("pool2", "tile", "broadcast", "affine", "group_norm", "unary")))
+    if kind == "pool2":
+        op = draw(st.sampled_from(("cov_pool", "norm_l2_pool")))
+        over = draw(st.sampled_from(("hw", "c")))
+        extra = f", reduction={draw(st.sampled_from(('1', 'r', '4')))}" if op == "cov_pool" else ""
+        return f'{op}({s}, over="{over}"{extra})', *((c, "1", "1") if over == "hw" else ("1", h, w))
+    if kind in ("tile", "broadcast"):
+        th, tw = (draw(st.sampled_from(("1", "2", "H", size))) for size in (h, w))
+        pooled = f"tile_pool({s}, h={th}, w={tw})"
+        if kind == "tile":
+            return (
+                pooled,
+                c,
+                f"ceil({_sized(h)} / {_sized(th)})",
+                f"ceil({_sized(w)} / {_sized(tw)})",
+            )
+        bh, bw = draw(st.sampled_from(((th, tw), (th, tw), ("1", "1"), ("2", "2"))))
+        return f"tile_broadcast({pooled}, {s}, h={bh}, w={bw})", c, h, w
+    if kind == "affine":
+        return f"affine({s})", c, h, w
+    if kind == "group_norm":
+        return f"group_norm({s}, groups={draw(st.sampled_from(('1', 'q', '2', c)))})", c, h, w
+    return f"{draw(st.sampled_from(UNARY))}({s})", c, h, w
 
 
 @st.composite
@@ -168,8 +201,11 @@ def fixed_op(draw, source: Node) -> tuple[str, str, str, str]:
         st.sampled_from(
             ("relu", "sigmoid", "conv2d", "conv2d", "avg_pool", "reduction", "scale", "dropout")
             + ("window_pool", "narrow", "split_at", "split_parts", "interpolate", "axes")
+            + ("library",) * 2
         )
     )
+    if kind == "library":
+        return draw(library_op(source))
     if kind == "axes":
         return draw(axes_op(source))
     if kind == "conv2d":
@@ -247,7 +283,9 @@ def spaces(draw) -> RandomSpace:
             nodes.append(Node(name, *spatial, out))
         elif kind == "combine" and len(nodes) > 1:
             other = draw(st.sampled_from(nodes))
-            op = draw(st.sampled_from(("*", "+", "concat", "concat_h", "concat_w", "matmul")))
+            op = draw(
+                st.sampled_from(("*", "+", "concat", "concat_h", "concat_w", "matmul", "mix"))
+            )
             if op == "matmul":
                 expr, c, h, w = draw(matmul(node, other))
                 nodes.append(Node(name, h, w, c))
@@ -259,7 +297,7 @@ def spaces(draw) -> RandomSpace:
                 nodes.append(Node(name, h, w, node.c))
             else:
                 expr = (
-                    f"concat({source}, {other.name})"
+                    f"{op}({source}, {other.name})"
                     if op == "concat"
                     else (f"{source} {op} {other.name}")
                 )
