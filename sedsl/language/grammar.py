@@ -28,16 +28,17 @@ _TERMINAL_WORDS = {
 }
 
 
-@lru_cache(maxsize=1)
-def _lark() -> lark.Lark:
+@lru_cache(maxsize=2)
+def _lark(cache: bool = True) -> lark.Lark:
     # cache=True stores the compiled LALR tables in the temp dir: a warm start skips
-    # grammar analysis, which keeps `sedsl check` fast.
+    # grammar analysis, which keeps `sedsl check` fast. tablegen builds without it, so the
+    # table it writes comes from the grammar itself.
     return lark.Lark(
         GRAMMAR_PATH.read_text(encoding="utf-8"),
         parser="lalr",
         propagate_positions=True,
         maybe_placeholders=True,
-        cache=True,
+        cache=cache,
     )
 
 
