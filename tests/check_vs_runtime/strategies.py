@@ -298,7 +298,7 @@ def spaces(draw) -> RandomSpace:
             else:
                 expr = (
                     f"{op}({source}, {other.name})"
-                    if op == "concat"
+                    if op in ("concat", "mix")
                     else (f"{source} {op} {other.name}")
                 )
                 # broadcasting keeps the size that is not 1, if it is legal
