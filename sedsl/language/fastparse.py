@@ -20,6 +20,7 @@ import hashlib
 import json
 import re
 from functools import lru_cache
+from operator import itemgetter
 
 from sedsl import GRAMMAR_PATH
 from sedsl.language import ast
@@ -35,22 +36,25 @@ class _Decline(Exception):
 
 class _Tables:
     def __init__(self, data: dict):
-        # Lark's root lexer: the first alternative that matches wins; keywords lex as NAME
-        self.scanner = re.compile("|".join(f"(?P<{n}>{r})" for n, r in data["TERMINALS"]))
+        ignored = set(data["IGNORE"])
+        tokens = "|".join(f"(?P<{n}>{r})" for n, r in data["TERMINALS"] if n not in ignored)
+        skip = "(?:" + "|".join(r for n, r in data["TERMINALS"] if n in ignored) + ")*"
+        # Lark's root lexer: the first alternative that matches wins; keywords lex as NAME.
+        # One match also skips the whitespace and comments before the token (no terminal
+        # Lark keeps starts like one); the lookahead makes the skip atomic, so a token that
+        # fails to match never backtracks into a comment to find a token inside it
+        self.scanner = re.compile(f"(?=(?P<_skip>{skip}))(?P=_skip)(?:{tokens})")
+        self.skip = re.compile(skip)  # what may follow the last token
         self.keywords: dict[str, str] = data["KEYWORDS"]
-        self.ignore = frozenset(data["IGNORE"])
         self.start: int = data["START"]
         self.end: int = data["END"]
         self.states: list[dict[str, int]] = data["STATES"]
-        self.rules = [
-            (origin, name, size, expand1, include, append, name.startswith("_"))
-            for origin, name, size, expand1, include, append in data["RULES"]
-        ]
+        self.rules = [_plan(*rule) for rule in data["RULES"]]
         # `?rule: one_symbol` (most reductions: `expr` down to `atom`) leaves its child,
         # its span and its depth as they are: only the state changes
         self.unit = [
             size == 1 and expand1 and include is None
-            for _, _, size, expand1, include, _, _ in self.rules
+            for _, _, size, expand1, include, _ in data["RULES"]
         ]
         # (state below, state on top, lookahead) -> the top state after the whole run of
         # unit reductions, which depends on nothing else; filled as parses meet them
@@ -66,6 +70,24 @@ class _Tables:
             state = states[below][rules[~action][0]]
         self.chains[below, top, kind] = state
         return state
+
+
+def _plan(origin, name, size, expand1, include, append):
+    """How a reduction shapes its children, worked out once per rule. `single`: a rule
+    of one child that the builder gets as it is (`name`, `number`), so the reduction
+    pops nothing; `pick`: one that hands the builder some of its children (`call`,
+    `kwarg`), as a tuple instead of a list."""
+    method = RULES.get(name)  # none: an inlined rule's list, or `start`'s
+    inlined = name.startswith("_")
+    single = size == 1 and include is None and not expand1 and method is not None
+    pick = None
+    picks = method is not None and not expand1 and include and not append
+    if picks and all(not splice and not nones for _, splice, nones in include):
+        pick = itemgetter(*(i for i, _, _ in include))
+        if len(include) == 1:
+            one = pick
+            pick = lambda kids: (one(kids),)  # noqa: E731
+    return (origin, name, size, expand1, include, append, inlined, method, single, pick)
 
 
 @lru_cache(maxsize=1)
@@ -103,7 +125,7 @@ def _run(tables: _Tables, build: AstBuilder, text: str) -> list:
     Three stacks run beside the states: values (AST nodes, Toks, lists of an inlined
     rule's children), containers ((_, line, column, end_line, end_column, start, end);
     a Tok is its own; None for a node with no position) and tree depths."""
-    match, keywords, ignore = tables.scanner.match, tables.keywords, tables.ignore
+    match, skip, keywords = tables.scanner.match, tables.skip.match, tables.keywords
     states, rules, unit, end_state = tables.states, tables.rules, tables.unit, tables.end
     chains, new_tuple = tables.chains, tuple.__new__
     stack, values, conts, depths = [tables.start], [], [], []
@@ -115,30 +137,30 @@ def _run(tables: _Tables, build: AstBuilder, text: str) -> list:
     )
     pos, line, line_start, size_of_text = 0, 1, 0, len(text)
     while True:
-        if pos < size_of_text:
-            m = match(text, pos)
-            if m is None:
-                raise _Decline
-            kind, value, end = m.lastgroup, m.group(), m.end()
-            if kind in ignore:
-                newlines = value.count("\n")
+        m = match(text, pos)
+        if m is not None:
+            kind = m.lastgroup
+            start, end = m.span(kind)
+            if start != pos:  # whitespace and comments skipped
+                newlines = text.count("\n", pos, start)
                 if newlines:
                     line += newlines
-                    line_start = pos + value.rindex("\n") + 1
-                pos = end
-                continue
+                    line_start = text.rindex("\n", pos, start) + 1
+            value = text[start:end]
             if "\n" in value:
                 raise _Decline
-            column = pos - line_start + 1
-            tok = new_tuple(Tok, (value, line, column, line, column + end - pos, pos, end))
+            column = start - line_start + 1
+            tok = new_tuple(Tok, (value, line, column, line, column + end - start, start, end))
             pos = end
             # the contextual lexer: a keyword where the state does not expect it is a NAME
             if kind == "NAME":
                 keyword = keywords.get(value)
                 if keyword is not None and keyword in states[stack[-1]]:
                     kind = keyword
-        else:
+        elif skip(text, pos).end() == size_of_text:
             kind, tok = "$END", None
+        else:
+            raise _Decline
         while True:
             action = states[stack[-1]].get(kind)
             if action is None:
@@ -156,21 +178,30 @@ def _run(tables: _Tables, build: AstBuilder, text: str) -> list:
                 below, top = stack[-2], stack[-1]
                 stack[-1] = chains.get((below, top, kind)) or tables.chain(below, top, kind)
                 continue
-            origin, name, size, expand1, include, append, inlined = rules[rule]
+            origin, _, size, expand1, include, append, inlined, method, single, pick = rules[rule]
+            if single:  # one child, handed over as it is: the node takes its container
+                values[-1] = method(build, conts[-1], [values[-1]])
+                depths[-1] += 1
+                stack[-1] = states[stack[-2]][origin]
+                continue  # `start` is not one either
             if size:
-                kids, kconts, depth = values[-size:], conts[-size:], max(depths[-size:])
-                del stack[-size:], values[-size:], conts[-size:], depths[-size:]
-                first, last = kconts[0], kconts[-1]
+                kids, depth = values[-size:], max(depths[-size:])
+                first, last = conts[-size], conts[-1]
                 if first is None or last is None:  # skip children that cover no text
-                    covered = [c for c in kconts if c is not None] or [None]
+                    covered = [c for c in conts[-size:] if c is not None] or [None]
                     first, last = covered[0], covered[-1]
+                if expand1:  # the container of the child a `?rule` may stand for
+                    lone = conts[len(conts) - size + (include[0][0] if include else 0)]
+                del stack[-size:], values[-size:], conts[-size:], depths[-size:]
             else:
-                kids, kconts, depth, first = [], [], 0, None
+                kids, depth, first = [], 0, None
             if first is None:
                 cont = None
             else:
                 cont = (None, first[1], first[2], last[3], last[4], first[5], last[6])
-            if include is None:
+            if pick is not None:
+                children = pick(kids)
+            elif include is None:
                 children = kids
             else:
                 children = []
@@ -190,12 +221,11 @@ def _run(tables: _Tables, build: AstBuilder, text: str) -> list:
                 node = children[0]
                 if node is None:
                     cont = None
-                elif kconts[include[0][0] if include else 0] is None:
+                elif lone is None:
                     raise _Decline  # Lark would give it a span after the fact
             else:
                 if not inlined:
                     depth += 1
-                method = RULES.get(name)  # none: an inlined rule's list, or `start`'s
                 node = children if method is None else method(build, cont, children)
             push_state(states[stack[-1]][origin])
             push_value(node)
