@@ -13,6 +13,97 @@ from torch import Tensor, nn
 
 from .ops import AttentionIdentity, Cbam, Eca, Scse, Se
 
+
+class Moments(torch.autograd.Function):
+    """Statistics of x over `dims` (kept as size one), in the order `stats` names them:
+    `mean`; `max` (amax); `s2`, the sum of squares about the mean; `m3`, the mean cube about
+    the mean; `p2`, `p3`, `p4`, the sums of x^p. The forward runs the very operations of the
+    ops they stand for (avg_pool, max_pool, std_pool, skew_pool, lp_pool in
+    sedsl/ops/runtime.py), so the values are theirs to the last bit."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, dims: tuple[int, ...], stats: tuple[str, ...]):
+        mean = x.mean(dim=dims, keepdim=True)
+        found = {"mean": mean}
+        if "s2" in stats or "m3" in stats:
+            centred = x - mean
+            square = centred.square()
+            found["s2"] = square.sum(dim=dims, keepdim=True)
+            if "m3" in stats:
+                found["m3"] = square.mul_(centred).mean(dim=dims, keepdim=True)
+        if "max" in stats:
+            found["max"] = x.amax(dim=dims, keepdim=True)
+        for p in (2, 3, 4):
+            if f"p{p}" in stats:
+                powered = x.square().square() if p == 4 else x.pow(float(p))
+                found[f"p{p}"] = powered.sum(dim=dims, keepdim=True)
+        ctx.dims, ctx.stats = dims, stats
+        ctx.set_materialize_grads(False)  # an unused statistic gets None: no term
+        ctx.save_for_backward(x, mean, found.get("s2"), found.get("max"))
+        return tuple(found[s] for s in stats)
+
+    @staticmethod
+    def backward(ctx, *grads: Tensor | None):
+        x, mean, s2, amax = ctx.saved_tensors
+        dims = ctx.dims
+        n = 1
+        for d in dims:
+            n *= x.shape[d]
+        # every statistic but max has a gradient that is a cubic in d = x - mean with
+        # per-slice coefficients: grad_x = c[0] + c[1] d + c[2] d^2 + c[3] d^3
+        c: list[Tensor | None] = [None] * 4
+
+        def add(power: int, term: Tensor) -> None:
+            c[power] = term if c[power] is None else c[power] + term
+
+        g_max = None
+        for stat, g in zip(ctx.stats, grads, strict=True):
+            if g is None:
+                continue
+            if stat == "mean":
+                add(0, g / n)
+            elif stat == "max":
+                g_max = g
+            elif stat == "s2":  # d/dx_i sum (x - m)^2 = 2 d_i (the mean's part sums to 0)
+                add(1, 2 * g)
+            elif stat == "m3":  # d/dx_i mean (x - m)^3 = 3/n (d_i^2 - s2 / n)
+                add(2, 3 * g / n)
+                add(0, -3 * g * s2 / (n * n))
+            elif stat == "p2":  # 2 x = 2 (d + m)
+                add(1, 2 * g)
+                add(0, 2 * g * mean)
+            elif stat == "p3":  # 3 x^2 = 3 (d + m)^2
+                add(2, 3 * g)
+                add(1, 6 * g * mean)
+                add(0, 3 * g * mean.square())
+            elif stat == "p4":  # 4 x^3 = 4 (d + m)^3
+                add(3, 4 * g)
+                add(2, 12 * g * mean)
+                add(1, 12 * g * mean.square())
+                add(0, 4 * g * mean.square() * mean)
+        top = max((k for k in range(4) if c[k] is not None), default=None)
+        grad = None
+        if top is not None and top > 0:
+            d = x - mean
+            grad = c[top]
+            for k in range(top - 1, -1, -1):  # Horner: ((c3 d + c2) d + c1) d + c0
+                grad = grad * d if c[k] is None else torch.addcmul(c[k], grad, d)
+        elif top == 0:
+            grad = c[0].expand_as(x)
+        if g_max is not None:  # as amax's own backward: shared evenly among the ties
+            mask = x == amax
+            share = g_max / mask.sum(dim=dims, keepdim=True)
+            grad = mask * share if grad is None else torch.addcmul(grad, mask, share)
+        if grad is None:
+            grad = torch.zeros_like(x)
+        return grad, None, None
+
+
+def moments(x: Tensor, dims: tuple[int, ...], stats: tuple[str, ...]) -> tuple[Tensor, ...]:
+    """The statistics `stats` of x over `dims` in one pass (`Moments`)."""
+    return Moments.apply(x, dims, stats)
+
+
 # The searched edges in block order, and each edge's candidates in op-set order.
 EDGES: tuple[str, ...] = ("y",)
 CANDIDATES: dict[str, tuple[str, ...]] = {
@@ -89,49 +180,52 @@ class MixedOp(nn.Module):
 class AttentionEdge(MixedOp):
     """Op set `attention` compiled (sedsl/codegen/compile.py): the candidates inlined into one
     program over the input, then mixed as MixedOp does. Computed once for several
-    candidates: avg_pool (se, cbam, eca, scse)."""
+    candidates: the statistics mean, max (se, cbam, eca, scse)."""
 
     def forward(self, x: Tensor, weights: Tensor) -> Tensor:
         c = self.candidates
-        v1 = x.mean(dim=(2, 3), keepdim=True)  # se, cbam, eca, scse
-        v2 = c[0].fc.hidden_conv2d(v1)  # se
-        v3 = torch.relu(v2)  # se
-        v4 = c[0].fc.conv2d(v3)  # se
-        v5 = torch.sigmoid(v4)  # se
-        v7 = c[1].mlp.hidden_conv2d(v1)  # cbam
-        v8 = torch.relu(v7)  # cbam
-        v9 = c[1].mlp.conv2d(v8)  # cbam
-        v10 = x.amax(dim=(2, 3), keepdim=True)  # cbam
-        v11 = c[1].mlp.hidden_conv2d(v10)  # cbam
-        v12 = torch.relu(v11)  # cbam
-        v13 = c[1].mlp.conv2d(v12)  # cbam
-        v14 = v9 + v13  # cbam
-        v15 = torch.sigmoid(v14)  # cbam
-        v16 = x * v15  # cbam
-        v17 = v16.mean(dim=(1,), keepdim=True)  # cbam
-        v18 = v16.amax(dim=(1,), keepdim=True)  # cbam
-        v19 = torch.cat([v17, v18], dim=1)  # cbam
-        v20 = c[1].conv2d(v19)  # cbam
-        v21 = c[1].bn(v20)  # cbam
-        v22 = torch.sigmoid(v21)  # cbam
-        v24 = c[2].conv1d(v1)  # eca
-        v25 = torch.sigmoid(v24)  # eca
-        v27 = c[3].fc.hidden_conv2d(v1)  # scse
-        v28 = torch.relu(v27)  # scse
-        v29 = c[3].fc.conv2d(v28)  # scse
-        v30 = torch.sigmoid(v29)  # scse
-        v31 = x * v30  # scse
-        v32 = c[3].conv2d(x)  # scse
-        v33 = torch.sigmoid(v32)  # scse
-        v34 = x * v33  # scse
-        v35 = v31 + v34  # scse
+        # one pass for the statistics of x over (2, 3) that se, cbam, eca, scse read; its
+        # gradient is written out (sedsl/ops/fused.py), so autograd keeps only the input and the
+        # statistics
+        v2, v11 = moments(x, (2, 3), ("mean", "max"))
+        v3 = c[0].fc.hidden_conv2d(v2)  # se
+        v4 = torch.relu(v3)  # se
+        v5 = c[0].fc.conv2d(v4)  # se
+        v6 = torch.sigmoid(v5)  # se
+        v8 = c[1].mlp.hidden_conv2d(v2)  # cbam
+        v9 = torch.relu(v8)  # cbam
+        v10 = c[1].mlp.conv2d(v9)  # cbam
+        v12 = c[1].mlp.hidden_conv2d(v11)  # cbam
+        v13 = torch.relu(v12)  # cbam
+        v14 = c[1].mlp.conv2d(v13)  # cbam
+        v15 = v10 + v14  # cbam
+        v16 = torch.sigmoid(v15)  # cbam
+        v17 = x * v16  # cbam
+        # one pass for the statistics of v17 over (1,) that cbam read; its gradient is written
+        # out (sedsl/ops/fused.py), so autograd keeps only the input and the statistics
+        v19, v20 = moments(v17, (1,), ("mean", "max"))
+        v21 = torch.cat([v19, v20], dim=1)  # cbam
+        v22 = c[1].conv2d(v21)  # cbam
+        v23 = c[1].bn(v22)  # cbam
+        v24 = torch.sigmoid(v23)  # cbam
+        v26 = c[2].conv1d(v2)  # eca
+        v27 = torch.sigmoid(v26)  # eca
+        v29 = c[3].fc.hidden_conv2d(v2)  # scse
+        v30 = torch.relu(v29)  # scse
+        v31 = c[3].fc.conv2d(v30)  # scse
+        v32 = torch.sigmoid(v31)  # scse
+        v33 = x * v32  # scse
+        v34 = c[3].conv2d(x)  # scse
+        v35 = torch.sigmoid(v34)  # scse
+        v36 = x * v35  # scse
+        v37 = v33 + v36  # scse
         # the candidates se, cbam, eca, identity gate the input: sum_k w_k (x * g_k) = x * sum_k
         # w_k g_k, one multiply by x
-        gate = torch.addcmul(weights[4], weights[0], v5)
-        gate = torch.addcmul(gate, weights[1] * v15, v22)
-        gate = torch.addcmul(gate, weights[2], v25)
+        gate = torch.addcmul(weights[4], weights[0], v6)
+        gate = torch.addcmul(gate, weights[1] * v16, v24)
+        gate = torch.addcmul(gate, weights[2], v27)
         out = x * gate
-        out = torch.addcmul(out, weights[3], v35)
+        out = torch.addcmul(out, weights[3], v37)
         return out
 
 

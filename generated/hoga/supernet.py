@@ -22,6 +22,97 @@ from .ops import (
     split_even,
 )
 
+
+class Moments(torch.autograd.Function):
+    """Statistics of x over `dims` (kept as size one), in the order `stats` names them:
+    `mean`; `max` (amax); `s2`, the sum of squares about the mean; `m3`, the mean cube about
+    the mean; `p2`, `p3`, `p4`, the sums of x^p. The forward runs the very operations of the
+    ops they stand for (avg_pool, max_pool, std_pool, skew_pool, lp_pool in
+    sedsl/ops/runtime.py), so the values are theirs to the last bit."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, dims: tuple[int, ...], stats: tuple[str, ...]):
+        mean = x.mean(dim=dims, keepdim=True)
+        found = {"mean": mean}
+        if "s2" in stats or "m3" in stats:
+            centred = x - mean
+            square = centred.square()
+            found["s2"] = square.sum(dim=dims, keepdim=True)
+            if "m3" in stats:
+                found["m3"] = square.mul_(centred).mean(dim=dims, keepdim=True)
+        if "max" in stats:
+            found["max"] = x.amax(dim=dims, keepdim=True)
+        for p in (2, 3, 4):
+            if f"p{p}" in stats:
+                powered = x.square().square() if p == 4 else x.pow(float(p))
+                found[f"p{p}"] = powered.sum(dim=dims, keepdim=True)
+        ctx.dims, ctx.stats = dims, stats
+        ctx.set_materialize_grads(False)  # an unused statistic gets None: no term
+        ctx.save_for_backward(x, mean, found.get("s2"), found.get("max"))
+        return tuple(found[s] for s in stats)
+
+    @staticmethod
+    def backward(ctx, *grads: Tensor | None):
+        x, mean, s2, amax = ctx.saved_tensors
+        dims = ctx.dims
+        n = 1
+        for d in dims:
+            n *= x.shape[d]
+        # every statistic but max has a gradient that is a cubic in d = x - mean with
+        # per-slice coefficients: grad_x = c[0] + c[1] d + c[2] d^2 + c[3] d^3
+        c: list[Tensor | None] = [None] * 4
+
+        def add(power: int, term: Tensor) -> None:
+            c[power] = term if c[power] is None else c[power] + term
+
+        g_max = None
+        for stat, g in zip(ctx.stats, grads, strict=True):
+            if g is None:
+                continue
+            if stat == "mean":
+                add(0, g / n)
+            elif stat == "max":
+                g_max = g
+            elif stat == "s2":  # d/dx_i sum (x - m)^2 = 2 d_i (the mean's part sums to 0)
+                add(1, 2 * g)
+            elif stat == "m3":  # d/dx_i mean (x - m)^3 = 3/n (d_i^2 - s2 / n)
+                add(2, 3 * g / n)
+                add(0, -3 * g * s2 / (n * n))
+            elif stat == "p2":  # 2 x = 2 (d + m)
+                add(1, 2 * g)
+                add(0, 2 * g * mean)
+            elif stat == "p3":  # 3 x^2 = 3 (d + m)^2
+                add(2, 3 * g)
+                add(1, 6 * g * mean)
+                add(0, 3 * g * mean.square())
+            elif stat == "p4":  # 4 x^3 = 4 (d + m)^3
+                add(3, 4 * g)
+                add(2, 12 * g * mean)
+                add(1, 12 * g * mean.square())
+                add(0, 4 * g * mean.square() * mean)
+        top = max((k for k in range(4) if c[k] is not None), default=None)
+        grad = None
+        if top is not None and top > 0:
+            d = x - mean
+            grad = c[top]
+            for k in range(top - 1, -1, -1):  # Horner: ((c3 d + c2) d + c1) d + c0
+                grad = grad * d if c[k] is None else torch.addcmul(c[k], grad, d)
+        elif top == 0:
+            grad = c[0].expand_as(x)
+        if g_max is not None:  # as amax's own backward: shared evenly among the ties
+            mask = x == amax
+            share = g_max / mask.sum(dim=dims, keepdim=True)
+            grad = mask * share if grad is None else torch.addcmul(grad, mask, share)
+        if grad is None:
+            grad = torch.zeros_like(x)
+        return grad, None, None
+
+
+def moments(x: Tensor, dims: tuple[int, ...], stats: tuple[str, ...]) -> tuple[Tensor, ...]:
+    """The statistics `stats` of x over `dims` in one pass (`Moments`)."""
+    return Moments.apply(x, dims, stats)
+
+
 # The searched edges in block order, and each edge's candidates in op-set order.
 EDGES: tuple[str, ...] = (
     "o_0_0",
@@ -359,61 +450,65 @@ class MixedOp(nn.Module):
 class HogaOpsEdge(MixedOp):
     """Op set `hoga_ops` compiled (sedsl/codegen/compile.py): the candidates inlined into one
     program over the input, then mixed as MixedOp does. Computed once for several
-    candidates: avg_pool (channel, channel_v2, cbam); max_pool (channel_v2, cbam); avg_pool
-    (spatial_d1, spatial_d2); max_pool (spatial_d1, spatial_d2); concat (spatial_d1,
-    spatial_d2)."""
+    candidates: the statistics mean, max (channel, channel_v2, cbam); the statistics mean,
+    max (spatial_d1, spatial_d2); concat (spatial_d1, spatial_d2)."""
 
     def forward(self, x: Tensor, weights: Tensor) -> Tensor:
         c = self.candidates
-        v1 = x.mean(dim=(2, 3), keepdim=True)  # channel, channel_v2, cbam
-        v2 = c[0].fc.hidden_conv2d(v1)  # channel
-        v3 = torch.relu(v2)  # channel
-        v4 = c[0].fc.conv2d(v3)  # channel
-        v5 = torch.sigmoid(v4)  # channel
-        v7 = c[1].mlp.hidden_conv2d(v1)  # channel_v2
-        v8 = torch.relu(v7)  # channel_v2
-        v9 = c[1].mlp.conv2d(v8)  # channel_v2
-        v10 = x.amax(dim=(2, 3), keepdim=True)  # channel_v2, cbam
-        v11 = c[1].mlp.hidden_conv2d(v10)  # channel_v2
-        v12 = torch.relu(v11)  # channel_v2
-        v13 = c[1].mlp.conv2d(v12)  # channel_v2
-        v14 = v9 + v13  # channel_v2
-        v15 = torch.sigmoid(v14)  # channel_v2
-        v17 = x.mean(dim=(1,), keepdim=True)  # spatial_d1, spatial_d2
-        v18 = x.amax(dim=(1,), keepdim=True)  # spatial_d1, spatial_d2
-        v19 = torch.cat([v17, v18], dim=1)  # spatial_d1, spatial_d2
-        v20 = c[2].conv2d(v19)  # spatial_d1
-        v21 = torch.sigmoid(v20)  # spatial_d1
-        v23 = c[3].conv2d(v19)  # spatial_d2
-        v24 = torch.sigmoid(v23)  # spatial_d2
-        v26 = c[4].conv2d(x)  # norm_d1
-        v27 = torch.sigmoid(v26)  # norm_d1
-        v29 = c[5].conv2d(x)  # norm_d2
-        v30 = torch.sigmoid(v29)  # norm_d2
-        v32 = c[6].channel_attn_v2.mlp.hidden_conv2d(v1)  # cbam
-        v33 = torch.relu(v32)  # cbam
-        v34 = c[6].channel_attn_v2.mlp.conv2d(v33)  # cbam
-        v35 = c[6].channel_attn_v2.mlp.hidden_conv2d(v10)  # cbam
-        v36 = torch.relu(v35)  # cbam
-        v37 = c[6].channel_attn_v2.mlp.conv2d(v36)  # cbam
-        v38 = v34 + v37  # cbam
-        v39 = torch.sigmoid(v38)  # cbam
-        v40 = x * v39  # cbam
-        v41 = v40.mean(dim=(1,), keepdim=True)  # cbam
-        v42 = v40.amax(dim=(1,), keepdim=True)  # cbam
-        v43 = torch.cat([v41, v42], dim=1)  # cbam
-        v44 = c[6].spatial_attn.conv2d(v43)  # cbam
-        v45 = torch.sigmoid(v44)  # cbam
+        # one pass for the statistics of x over (2, 3) that channel, channel_v2, cbam read; its
+        # gradient is written out (sedsl/ops/fused.py), so autograd keeps only the input and the
+        # statistics
+        v2, v11 = moments(x, (2, 3), ("mean", "max"))
+        v3 = c[0].fc.hidden_conv2d(v2)  # channel
+        v4 = torch.relu(v3)  # channel
+        v5 = c[0].fc.conv2d(v4)  # channel
+        v6 = torch.sigmoid(v5)  # channel
+        v8 = c[1].mlp.hidden_conv2d(v2)  # channel_v2
+        v9 = torch.relu(v8)  # channel_v2
+        v10 = c[1].mlp.conv2d(v9)  # channel_v2
+        v12 = c[1].mlp.hidden_conv2d(v11)  # channel_v2
+        v13 = torch.relu(v12)  # channel_v2
+        v14 = c[1].mlp.conv2d(v13)  # channel_v2
+        v15 = v10 + v14  # channel_v2
+        v16 = torch.sigmoid(v15)  # channel_v2
+        # one pass for the statistics of x over (1,) that spatial_d1, spatial_d2 read; its
+        # gradient is written out (sedsl/ops/fused.py), so autograd keeps only the input and the
+        # statistics
+        v19, v20 = moments(x, (1,), ("mean", "max"))
+        v21 = torch.cat([v19, v20], dim=1)  # spatial_d1, spatial_d2
+        v22 = c[2].conv2d(v21)  # spatial_d1
+        v23 = torch.sigmoid(v22)  # spatial_d1
+        v25 = c[3].conv2d(v21)  # spatial_d2
+        v26 = torch.sigmoid(v25)  # spatial_d2
+        v28 = c[4].conv2d(x)  # norm_d1
+        v29 = torch.sigmoid(v28)  # norm_d1
+        v31 = c[5].conv2d(x)  # norm_d2
+        v32 = torch.sigmoid(v31)  # norm_d2
+        v34 = c[6].channel_attn_v2.mlp.hidden_conv2d(v2)  # cbam
+        v35 = torch.relu(v34)  # cbam
+        v36 = c[6].channel_attn_v2.mlp.conv2d(v35)  # cbam
+        v37 = c[6].channel_attn_v2.mlp.hidden_conv2d(v11)  # cbam
+        v38 = torch.relu(v37)  # cbam
+        v39 = c[6].channel_attn_v2.mlp.conv2d(v38)  # cbam
+        v40 = v36 + v39  # cbam
+        v41 = torch.sigmoid(v40)  # cbam
+        v42 = x * v41  # cbam
+        # one pass for the statistics of v42 over (1,) that cbam read; its gradient is written
+        # out (sedsl/ops/fused.py), so autograd keeps only the input and the statistics
+        v44, v45 = moments(v42, (1,), ("mean", "max"))
+        v46 = torch.cat([v44, v45], dim=1)  # cbam
+        v47 = c[6].spatial_attn.conv2d(v46)  # cbam
+        v48 = torch.sigmoid(v47)  # cbam
         # the candidates channel, channel_v2, spatial_d1, spatial_d2, norm_d1, norm_d2, cbam,
         # identity gate the input: sum_k w_k (x * g_k) = x * sum_k w_k g_k, one multiply by x;
         # zero adds w * 0, nothing
-        gate = torch.addcmul(weights[7], weights[0], v5)
-        gate = torch.addcmul(gate, weights[1], v15)
-        gate = torch.addcmul(gate, weights[2], v21)
-        gate = torch.addcmul(gate, weights[3], v24)
-        gate = torch.addcmul(gate, weights[4], v27)
-        gate = torch.addcmul(gate, weights[5], v30)
-        gate = torch.addcmul(gate, weights[6] * v39, v45)
+        gate = torch.addcmul(weights[7], weights[0], v6)
+        gate = torch.addcmul(gate, weights[1], v16)
+        gate = torch.addcmul(gate, weights[2], v23)
+        gate = torch.addcmul(gate, weights[3], v26)
+        gate = torch.addcmul(gate, weights[4], v29)
+        gate = torch.addcmul(gate, weights[5], v32)
+        gate = torch.addcmul(gate, weights[6] * v41, v48)
         out = x * gate
         return out
 

@@ -19,9 +19,99 @@ from .ops import (
     GateSpatial,
     SePairsIdentity,
     SePairsZero,
-    lp_pool,
     split_even,
 )
+
+
+class Moments(torch.autograd.Function):
+    """Statistics of x over `dims` (kept as size one), in the order `stats` names them:
+    `mean`; `max` (amax); `s2`, the sum of squares about the mean; `m3`, the mean cube about
+    the mean; `p2`, `p3`, `p4`, the sums of x^p. The forward runs the very operations of the
+    ops they stand for (avg_pool, max_pool, std_pool, skew_pool, lp_pool in
+    sedsl/ops/runtime.py), so the values are theirs to the last bit."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, dims: tuple[int, ...], stats: tuple[str, ...]):
+        mean = x.mean(dim=dims, keepdim=True)
+        found = {"mean": mean}
+        if "s2" in stats or "m3" in stats:
+            centred = x - mean
+            square = centred.square()
+            found["s2"] = square.sum(dim=dims, keepdim=True)
+            if "m3" in stats:
+                found["m3"] = square.mul_(centred).mean(dim=dims, keepdim=True)
+        if "max" in stats:
+            found["max"] = x.amax(dim=dims, keepdim=True)
+        for p in (2, 3, 4):
+            if f"p{p}" in stats:
+                powered = x.square().square() if p == 4 else x.pow(float(p))
+                found[f"p{p}"] = powered.sum(dim=dims, keepdim=True)
+        ctx.dims, ctx.stats = dims, stats
+        ctx.set_materialize_grads(False)  # an unused statistic gets None: no term
+        ctx.save_for_backward(x, mean, found.get("s2"), found.get("max"))
+        return tuple(found[s] for s in stats)
+
+    @staticmethod
+    def backward(ctx, *grads: Tensor | None):
+        x, mean, s2, amax = ctx.saved_tensors
+        dims = ctx.dims
+        n = 1
+        for d in dims:
+            n *= x.shape[d]
+        # every statistic but max has a gradient that is a cubic in d = x - mean with
+        # per-slice coefficients: grad_x = c[0] + c[1] d + c[2] d^2 + c[3] d^3
+        c: list[Tensor | None] = [None] * 4
+
+        def add(power: int, term: Tensor) -> None:
+            c[power] = term if c[power] is None else c[power] + term
+
+        g_max = None
+        for stat, g in zip(ctx.stats, grads, strict=True):
+            if g is None:
+                continue
+            if stat == "mean":
+                add(0, g / n)
+            elif stat == "max":
+                g_max = g
+            elif stat == "s2":  # d/dx_i sum (x - m)^2 = 2 d_i (the mean's part sums to 0)
+                add(1, 2 * g)
+            elif stat == "m3":  # d/dx_i mean (x - m)^3 = 3/n (d_i^2 - s2 / n)
+                add(2, 3 * g / n)
+                add(0, -3 * g * s2 / (n * n))
+            elif stat == "p2":  # 2 x = 2 (d + m)
+                add(1, 2 * g)
+                add(0, 2 * g * mean)
+            elif stat == "p3":  # 3 x^2 = 3 (d + m)^2
+                add(2, 3 * g)
+                add(1, 6 * g * mean)
+                add(0, 3 * g * mean.square())
+            elif stat == "p4":  # 4 x^3 = 4 (d + m)^3
+                add(3, 4 * g)
+                add(2, 12 * g * mean)
+                add(1, 12 * g * mean.square())
+                add(0, 4 * g * mean.square() * mean)
+        top = max((k for k in range(4) if c[k] is not None), default=None)
+        grad = None
+        if top is not None and top > 0:
+            d = x - mean
+            grad = c[top]
+            for k in range(top - 1, -1, -1):  # Horner: ((c3 d + c2) d + c1) d + c0
+                grad = grad * d if c[k] is None else torch.addcmul(c[k], grad, d)
+        elif top == 0:
+            grad = c[0].expand_as(x)
+        if g_max is not None:  # as amax's own backward: shared evenly among the ties
+            mask = x == amax
+            share = g_max / mask.sum(dim=dims, keepdim=True)
+            grad = mask * share if grad is None else torch.addcmul(grad, mask, share)
+        if grad is None:
+            grad = torch.zeros_like(x)
+        return grad, None, None
+
+
+def moments(x: Tensor, dims: tuple[int, ...], stats: tuple[str, ...]) -> tuple[Tensor, ...]:
+    """The statistics `stats` of x over `dims` in one pass (`Moments`)."""
+    return Moments.apply(x, dims, stats)
+
 
 # The searched edges in block order, and each edge's candidates in op-set order.
 EDGES: tuple[str, ...] = (
@@ -300,39 +390,41 @@ class MixedOp(nn.Module):
 class SePairsEdge(MixedOp):
     """Op set `se_pairs` compiled (sedsl/codegen/compile.py): the candidates inlined into one
     program over the input, then mixed as MixedOp does. Computed once for several
-    candidates: avg_pool (gap_fc, gap_gmp_fc, gap_eca)."""
+    candidates: the statistics mean, max, p4 (gap_fc, gap_gmp_fc, lp_fc, gap_eca)."""
 
     def forward(self, x: Tensor, weights: Tensor) -> Tensor:
         c = self.candidates
-        v1 = x.mean(dim=(2, 3), keepdim=True)  # gap_fc, gap_gmp_fc, gap_eca
-        v2 = c[0].fc.hidden_conv2d(v1)  # gap_fc
-        v3 = torch.relu(v2)  # gap_fc
-        v4 = c[0].fc.conv2d(v3)  # gap_fc
-        v5 = torch.sigmoid(v4)  # gap_fc
-        v7 = x.amax(dim=(2, 3), keepdim=True)  # gap_gmp_fc
-        v8 = c[1].gap_gmp.mix(v1, v7)  # gap_gmp_fc
-        v9 = torch.relu(v8)  # gap_gmp_fc
-        v10 = c[1].fc.hidden_conv2d(v9)  # gap_gmp_fc
-        v11 = torch.relu(v10)  # gap_gmp_fc
-        v12 = c[1].fc.conv2d(v11)  # gap_gmp_fc
-        v13 = torch.sigmoid(v12)  # gap_gmp_fc
-        v15 = lp_pool(x, (2, 3), 4.0)  # lp_fc
-        v16 = c[2].fc.hidden_conv2d(v15)  # lp_fc
-        v17 = torch.relu(v16)  # lp_fc
-        v18 = c[2].fc.conv2d(v17)  # lp_fc
-        v19 = torch.sigmoid(v18)  # lp_fc
-        v21 = c[3].conv1d(v1)  # gap_eca
-        v22 = torch.sigmoid(v21)  # gap_eca
-        v24 = x.mean(dim=(1,), keepdim=True)  # spatial
-        v25 = c[4].conv2d(v24)  # spatial
-        v26 = torch.sigmoid(v25)  # spatial
+        # one pass for the statistics of x over (2, 3) that gap_fc, gap_gmp_fc, lp_fc, gap_eca
+        # read; its gradient is written out (sedsl/ops/fused.py), so autograd keeps only the
+        # input and the statistics
+        v2, v8, v16 = moments(x, (2, 3), ("mean", "max", "p4"))
+        v3 = c[0].fc.hidden_conv2d(v2)  # gap_fc
+        v4 = torch.relu(v3)  # gap_fc
+        v5 = c[0].fc.conv2d(v4)  # gap_fc
+        v6 = torch.sigmoid(v5)  # gap_fc
+        v9 = c[1].gap_gmp.mix(v2, v8)  # gap_gmp_fc
+        v10 = torch.relu(v9)  # gap_gmp_fc
+        v11 = c[1].fc.hidden_conv2d(v10)  # gap_gmp_fc
+        v12 = torch.relu(v11)  # gap_gmp_fc
+        v13 = c[1].fc.conv2d(v12)  # gap_gmp_fc
+        v14 = torch.sigmoid(v13)  # gap_gmp_fc
+        v17 = v16.pow(1.0 / 4.0)  # lp_fc
+        v18 = c[2].fc.hidden_conv2d(v17)  # lp_fc
+        v19 = torch.relu(v18)  # lp_fc
+        v20 = c[2].fc.conv2d(v19)  # lp_fc
+        v21 = torch.sigmoid(v20)  # lp_fc
+        v23 = c[3].conv1d(v2)  # gap_eca
+        v24 = torch.sigmoid(v23)  # gap_eca
+        v26 = x.mean(dim=(1,), keepdim=True)  # spatial
+        v27 = c[4].conv2d(v26)  # spatial
+        v28 = torch.sigmoid(v27)  # spatial
         # the candidates gap_fc, gap_gmp_fc, lp_fc, gap_eca, spatial, identity gate the input:
         # sum_k w_k (x * g_k) = x * sum_k w_k g_k, one multiply by x; zero adds w * 0, nothing
-        gate = torch.addcmul(weights[5], weights[0], v5)
-        gate = torch.addcmul(gate, weights[1], v13)
-        gate = torch.addcmul(gate, weights[2], v19)
-        gate = torch.addcmul(gate, weights[3], v22)
-        gate = torch.addcmul(gate, weights[4], v26)
+        gate = torch.addcmul(weights[5], weights[0], v6)
+        gate = torch.addcmul(gate, weights[1], v14)
+        gate = torch.addcmul(gate, weights[2], v21)
+        gate = torch.addcmul(gate, weights[3], v24)
+        gate = torch.addcmul(gate, weights[4], v28)
         out = x * gate
         return out
 

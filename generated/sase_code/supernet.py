@@ -35,7 +35,6 @@ from .ops import (
     SqueezeSpInL2,
     SqueezeSpLp,
     check_size,
-    lp_pool,
 )
 
 
@@ -75,6 +74,96 @@ def stacked_channel_conv1d(
         )
     out = nn.functional.conv1d(x.reshape(b, 1, c), torch.cat(weights), bias, padding=size // 2)
     return tuple(out[:, i].reshape(b, c, 1, 1) for i in range(len(convs)))
+
+
+class Moments(torch.autograd.Function):
+    """Statistics of x over `dims` (kept as size one), in the order `stats` names them:
+    `mean`; `max` (amax); `s2`, the sum of squares about the mean; `m3`, the mean cube about
+    the mean; `p2`, `p3`, `p4`, the sums of x^p. The forward runs the very operations of the
+    ops they stand for (avg_pool, max_pool, std_pool, skew_pool, lp_pool in
+    sedsl/ops/runtime.py), so the values are theirs to the last bit."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, dims: tuple[int, ...], stats: tuple[str, ...]):
+        mean = x.mean(dim=dims, keepdim=True)
+        found = {"mean": mean}
+        if "s2" in stats or "m3" in stats:
+            centred = x - mean
+            square = centred.square()
+            found["s2"] = square.sum(dim=dims, keepdim=True)
+            if "m3" in stats:
+                found["m3"] = square.mul_(centred).mean(dim=dims, keepdim=True)
+        if "max" in stats:
+            found["max"] = x.amax(dim=dims, keepdim=True)
+        for p in (2, 3, 4):
+            if f"p{p}" in stats:
+                powered = x.square().square() if p == 4 else x.pow(float(p))
+                found[f"p{p}"] = powered.sum(dim=dims, keepdim=True)
+        ctx.dims, ctx.stats = dims, stats
+        ctx.set_materialize_grads(False)  # an unused statistic gets None: no term
+        ctx.save_for_backward(x, mean, found.get("s2"), found.get("max"))
+        return tuple(found[s] for s in stats)
+
+    @staticmethod
+    def backward(ctx, *grads: Tensor | None):
+        x, mean, s2, amax = ctx.saved_tensors
+        dims = ctx.dims
+        n = 1
+        for d in dims:
+            n *= x.shape[d]
+        # every statistic but max has a gradient that is a cubic in d = x - mean with
+        # per-slice coefficients: grad_x = c[0] + c[1] d + c[2] d^2 + c[3] d^3
+        c: list[Tensor | None] = [None] * 4
+
+        def add(power: int, term: Tensor) -> None:
+            c[power] = term if c[power] is None else c[power] + term
+
+        g_max = None
+        for stat, g in zip(ctx.stats, grads, strict=True):
+            if g is None:
+                continue
+            if stat == "mean":
+                add(0, g / n)
+            elif stat == "max":
+                g_max = g
+            elif stat == "s2":  # d/dx_i sum (x - m)^2 = 2 d_i (the mean's part sums to 0)
+                add(1, 2 * g)
+            elif stat == "m3":  # d/dx_i mean (x - m)^3 = 3/n (d_i^2 - s2 / n)
+                add(2, 3 * g / n)
+                add(0, -3 * g * s2 / (n * n))
+            elif stat == "p2":  # 2 x = 2 (d + m)
+                add(1, 2 * g)
+                add(0, 2 * g * mean)
+            elif stat == "p3":  # 3 x^2 = 3 (d + m)^2
+                add(2, 3 * g)
+                add(1, 6 * g * mean)
+                add(0, 3 * g * mean.square())
+            elif stat == "p4":  # 4 x^3 = 4 (d + m)^3
+                add(3, 4 * g)
+                add(2, 12 * g * mean)
+                add(1, 12 * g * mean.square())
+                add(0, 4 * g * mean.square() * mean)
+        top = max((k for k in range(4) if c[k] is not None), default=None)
+        grad = None
+        if top is not None and top > 0:
+            d = x - mean
+            grad = c[top]
+            for k in range(top - 1, -1, -1):  # Horner: ((c3 d + c2) d + c1) d + c0
+                grad = grad * d if c[k] is None else torch.addcmul(c[k], grad, d)
+        elif top == 0:
+            grad = c[0].expand_as(x)
+        if g_max is not None:  # as amax's own backward: shared evenly among the ties
+            mask = x == amax
+            share = g_max / mask.sum(dim=dims, keepdim=True)
+            grad = mask * share if grad is None else torch.addcmul(grad, mask, share)
+        if grad is None:
+            grad = torch.zeros_like(x)
+        return grad, None, None
+
+
+def moments(x: Tensor, dims: tuple[int, ...], stats: tuple[str, ...]) -> tuple[Tensor, ...]:
+    """The statistics `stats` of x over `dims` in one pass (`Moments`)."""
+    return Moments.apply(x, dims, stats)
 
 
 # The searched edges in block order, and each edge's candidates in op-set order.
@@ -263,35 +352,31 @@ class MixedOp(nn.Module):
 class SqueezeChEdge(MixedOp):
     """Op set `squeeze_ch` compiled (sedsl/codegen/compile.py): the candidates inlined into one
     program over the input, then mixed as MixedOp does. Computed once for several
-    candidates: avg_pool (gap, gap_gmp, gap_std, gap_skew); centred (gap_std, gap_skew);
-    square (gap_std, gap_skew)."""
+    candidates: the statistics mean, p4, max, s2, m3 (gap, lp, gap_gmp, gap_std, gap_skew)."""
 
     def forward(self, x: Tensor, weights: Tensor) -> Tensor:
         c = self.candidates
-        v1 = x.mean(dim=(2, 3), keepdim=True)  # gap, gap_gmp, gap_std, gap_skew
-        v2 = c[1].op(x)  # gsop
-        v3 = c[2].op(x)  # in_l2
-        v4 = lp_pool(x, (2, 3), 4.0)  # lp
-        v5 = x.amax(dim=(2, 3), keepdim=True)  # gap_gmp
-        v6 = c[4].mix(v1, v5)  # gap_gmp
-        v7 = torch.relu(v6)  # gap_gmp
-        v8 = x - v1  # gap_std, gap_skew
-        v9 = v8.square()  # gap_std, gap_skew
-        v10 = v9.sum(dim=(2, 3), keepdim=True)  # gap_std
+        # one pass for the statistics of x over (2, 3) that gap, lp, gap_gmp, gap_std, gap_skew
+        # read; its gradient is written out (sedsl/ops/fused.py), so autograd keeps only the
+        # input and the statistics
+        v2, v5, v7, v10, v14 = moments(x, (2, 3), ("mean", "p4", "max", "s2", "m3"))
+        v3 = c[1].op(x)  # gsop
+        v4 = c[2].op(x)  # in_l2
+        v6 = v5.pow(1.0 / 4.0)  # lp
+        v8 = c[4].mix(v2, v7)  # gap_gmp
+        v9 = torch.relu(v8)  # gap_gmp
         v11 = (v10 / (x.shape[2] * x.shape[3] - 1) + 1e-10).sqrt()  # gap_std
-        v12 = c[5].mix(v1, v11)  # gap_std
+        v12 = c[5].mix(v2, v11)  # gap_std
         v13 = torch.relu(v12)  # gap_std
-        v14 = v9 * v8  # gap_skew
-        v15 = v14.mean(dim=(2, 3), keepdim=True)  # gap_skew
-        v16 = c[6].mix(v1, v15)  # gap_skew
-        v17 = torch.relu(v16)  # gap_skew
-        out = weights[0] * v1
-        out = torch.addcmul(out, weights[1], v2)
-        out = torch.addcmul(out, weights[2], v3)
-        out = torch.addcmul(out, weights[3], v4)
-        out = torch.addcmul(out, weights[4], v7)
+        v15 = c[6].mix(v2, v14)  # gap_skew
+        v16 = torch.relu(v15)  # gap_skew
+        out = weights[0] * v2
+        out = torch.addcmul(out, weights[1], v3)
+        out = torch.addcmul(out, weights[2], v4)
+        out = torch.addcmul(out, weights[3], v6)
+        out = torch.addcmul(out, weights[4], v9)
         out = torch.addcmul(out, weights[5], v13)
-        out = torch.addcmul(out, weights[6], v17)
+        out = torch.addcmul(out, weights[6], v16)
         return out
 
 
@@ -344,35 +429,31 @@ class ExciteChEdge(MixedOp):
 class SqueezeSpEdge(MixedOp):
     """Op set `squeeze_sp` compiled (sedsl/codegen/compile.py): the candidates inlined into one
     program over the input, then mixed as MixedOp does. Computed once for several
-    candidates: avg_pool (gap, gap_gmp, gap_std, gap_skew); centred (gap_std, gap_skew);
-    square (gap_std, gap_skew)."""
+    candidates: the statistics mean, p4, max, s2, m3 (gap, lp, gap_gmp, gap_std, gap_skew)."""
 
     def forward(self, x: Tensor, weights: Tensor) -> Tensor:
         c = self.candidates
-        v1 = x.mean(dim=(1,), keepdim=True)  # gap, gap_gmp, gap_std, gap_skew
-        v2 = c[1].op(x)  # gsop
-        v3 = c[2].op(x)  # in_l2
-        v4 = lp_pool(x, (1,), 4.0)  # lp
-        v5 = x.amax(dim=(1,), keepdim=True)  # gap_gmp
-        v6 = c[4].mix(v1, v5)  # gap_gmp
-        v7 = torch.relu(v6)  # gap_gmp
-        v8 = x - v1  # gap_std, gap_skew
-        v9 = v8.square()  # gap_std, gap_skew
-        v10 = v9.sum(dim=(1,), keepdim=True)  # gap_std
+        # one pass for the statistics of x over (1,) that gap, lp, gap_gmp, gap_std, gap_skew
+        # read; its gradient is written out (sedsl/ops/fused.py), so autograd keeps only the
+        # input and the statistics
+        v2, v5, v7, v10, v14 = moments(x, (1,), ("mean", "p4", "max", "s2", "m3"))
+        v3 = c[1].op(x)  # gsop
+        v4 = c[2].op(x)  # in_l2
+        v6 = v5.pow(1.0 / 4.0)  # lp
+        v8 = c[4].mix(v2, v7)  # gap_gmp
+        v9 = torch.relu(v8)  # gap_gmp
         v11 = (v10 / (x.shape[1] - 1) + 1e-10).sqrt()  # gap_std
-        v12 = c[5].mix(v1, v11)  # gap_std
+        v12 = c[5].mix(v2, v11)  # gap_std
         v13 = torch.relu(v12)  # gap_std
-        v14 = v9 * v8  # gap_skew
-        v15 = v14.mean(dim=(1,), keepdim=True)  # gap_skew
-        v16 = c[6].mix(v1, v15)  # gap_skew
-        v17 = torch.relu(v16)  # gap_skew
-        out = weights[0] * v1
-        out = torch.addcmul(out, weights[1], v2)
-        out = torch.addcmul(out, weights[2], v3)
-        out = torch.addcmul(out, weights[3], v4)
-        out = torch.addcmul(out, weights[4], v7)
+        v15 = c[6].mix(v2, v14)  # gap_skew
+        v16 = torch.relu(v15)  # gap_skew
+        out = weights[0] * v2
+        out = torch.addcmul(out, weights[1], v3)
+        out = torch.addcmul(out, weights[2], v4)
+        out = torch.addcmul(out, weights[3], v6)
+        out = torch.addcmul(out, weights[4], v9)
         out = torch.addcmul(out, weights[5], v13)
-        out = torch.addcmul(out, weights[6], v17)
+        out = torch.addcmul(out, weights[6], v16)
         return out
 
 

@@ -39,6 +39,96 @@ def stacked_conv2d(x: Tensor, convs: tuple[nn.Conv2d, ...], size: int) -> tuple[
     return torch.split(out, [conv.out_channels for conv in convs], dim=1)
 
 
+class Moments(torch.autograd.Function):
+    """Statistics of x over `dims` (kept as size one), in the order `stats` names them:
+    `mean`; `max` (amax); `s2`, the sum of squares about the mean; `m3`, the mean cube about
+    the mean; `p2`, `p3`, `p4`, the sums of x^p. The forward runs the very operations of the
+    ops they stand for (avg_pool, max_pool, std_pool, skew_pool, lp_pool in
+    sedsl/ops/runtime.py), so the values are theirs to the last bit."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, dims: tuple[int, ...], stats: tuple[str, ...]):
+        mean = x.mean(dim=dims, keepdim=True)
+        found = {"mean": mean}
+        if "s2" in stats or "m3" in stats:
+            centred = x - mean
+            square = centred.square()
+            found["s2"] = square.sum(dim=dims, keepdim=True)
+            if "m3" in stats:
+                found["m3"] = square.mul_(centred).mean(dim=dims, keepdim=True)
+        if "max" in stats:
+            found["max"] = x.amax(dim=dims, keepdim=True)
+        for p in (2, 3, 4):
+            if f"p{p}" in stats:
+                powered = x.square().square() if p == 4 else x.pow(float(p))
+                found[f"p{p}"] = powered.sum(dim=dims, keepdim=True)
+        ctx.dims, ctx.stats = dims, stats
+        ctx.set_materialize_grads(False)  # an unused statistic gets None: no term
+        ctx.save_for_backward(x, mean, found.get("s2"), found.get("max"))
+        return tuple(found[s] for s in stats)
+
+    @staticmethod
+    def backward(ctx, *grads: Tensor | None):
+        x, mean, s2, amax = ctx.saved_tensors
+        dims = ctx.dims
+        n = 1
+        for d in dims:
+            n *= x.shape[d]
+        # every statistic but max has a gradient that is a cubic in d = x - mean with
+        # per-slice coefficients: grad_x = c[0] + c[1] d + c[2] d^2 + c[3] d^3
+        c: list[Tensor | None] = [None] * 4
+
+        def add(power: int, term: Tensor) -> None:
+            c[power] = term if c[power] is None else c[power] + term
+
+        g_max = None
+        for stat, g in zip(ctx.stats, grads, strict=True):
+            if g is None:
+                continue
+            if stat == "mean":
+                add(0, g / n)
+            elif stat == "max":
+                g_max = g
+            elif stat == "s2":  # d/dx_i sum (x - m)^2 = 2 d_i (the mean's part sums to 0)
+                add(1, 2 * g)
+            elif stat == "m3":  # d/dx_i mean (x - m)^3 = 3/n (d_i^2 - s2 / n)
+                add(2, 3 * g / n)
+                add(0, -3 * g * s2 / (n * n))
+            elif stat == "p2":  # 2 x = 2 (d + m)
+                add(1, 2 * g)
+                add(0, 2 * g * mean)
+            elif stat == "p3":  # 3 x^2 = 3 (d + m)^2
+                add(2, 3 * g)
+                add(1, 6 * g * mean)
+                add(0, 3 * g * mean.square())
+            elif stat == "p4":  # 4 x^3 = 4 (d + m)^3
+                add(3, 4 * g)
+                add(2, 12 * g * mean)
+                add(1, 12 * g * mean.square())
+                add(0, 4 * g * mean.square() * mean)
+        top = max((k for k in range(4) if c[k] is not None), default=None)
+        grad = None
+        if top is not None and top > 0:
+            d = x - mean
+            grad = c[top]
+            for k in range(top - 1, -1, -1):  # Horner: ((c3 d + c2) d + c1) d + c0
+                grad = grad * d if c[k] is None else torch.addcmul(c[k], grad, d)
+        elif top == 0:
+            grad = c[0].expand_as(x)
+        if g_max is not None:  # as amax's own backward: shared evenly among the ties
+            mask = x == amax
+            share = g_max / mask.sum(dim=dims, keepdim=True)
+            grad = mask * share if grad is None else torch.addcmul(grad, mask, share)
+        if grad is None:
+            grad = torch.zeros_like(x)
+        return grad, None, None
+
+
+def moments(x: Tensor, dims: tuple[int, ...], stats: tuple[str, ...]) -> tuple[Tensor, ...]:
+    """The statistics `stats` of x over `dims` in one pass (`Moments`)."""
+    return Moments.apply(x, dims, stats)
+
+
 # The searched edges in block order, and each edge's candidates in op-set order.
 EDGES: tuple[str, ...] = (
     "c",
@@ -115,31 +205,32 @@ class MixedOp(nn.Module):
 class ChannelGateEdge(MixedOp):
     """Op set `channel_gate` compiled (sedsl/codegen/compile.py): the candidates inlined into
     one program over the input, then mixed as MixedOp does. Computed once for several
-    candidates: avg_pool (cbam, light); max_pool (cbam, light)."""
+    candidates: the statistics mean, max (cbam, light)."""
 
     def forward(self, x: Tensor, weights: Tensor) -> Tensor:
         c = self.candidates
-        v1 = x.mean(dim=(2, 3), keepdim=True)  # cbam, light
-        v2 = c[0].mlp.conv2d(v1)  # cbam
-        v3 = torch.relu(v2)  # cbam
-        v4 = c[0].mlp.conv2d_1(v3)  # cbam
-        v5 = x.amax(dim=(2, 3), keepdim=True)  # cbam, light
-        v6 = c[0].mlp.conv2d(v5)  # cbam
-        v7 = torch.relu(v6)  # cbam
-        v8 = c[0].mlp.conv2d_1(v7)  # cbam
-        v9 = v4 + v8  # cbam
-        v10 = torch.sigmoid(v9)  # cbam
-        v13 = 0.5 * v1  # light
-        v14 = 0.5 * v5  # light
-        v15 = v13 + v14  # light
-        v16 = c[1].cbam_mlp.conv2d(v15)  # light
-        v17 = torch.relu(v16)  # light
-        v18 = c[1].cbam_mlp.conv2d_1(v17)  # light
-        v19 = torch.sigmoid(v18)  # light
+        # one pass for the statistics of x over (2, 3) that cbam, light read; its gradient is
+        # written out (sedsl/ops/fused.py), so autograd keeps only the input and the statistics
+        v2, v6 = moments(x, (2, 3), ("mean", "max"))
+        v3 = c[0].mlp.conv2d(v2)  # cbam
+        v4 = torch.relu(v3)  # cbam
+        v5 = c[0].mlp.conv2d_1(v4)  # cbam
+        v7 = c[0].mlp.conv2d(v6)  # cbam
+        v8 = torch.relu(v7)  # cbam
+        v9 = c[0].mlp.conv2d_1(v8)  # cbam
+        v10 = v5 + v9  # cbam
+        v11 = torch.sigmoid(v10)  # cbam
+        v14 = 0.5 * v2  # light
+        v15 = 0.5 * v6  # light
+        v16 = v14 + v15  # light
+        v17 = c[1].cbam_mlp.conv2d(v16)  # light
+        v18 = torch.relu(v17)  # light
+        v19 = c[1].cbam_mlp.conv2d_1(v18)  # light
+        v20 = torch.sigmoid(v19)  # light
         # the candidates cbam, light, none gate the input: sum_k w_k (x * g_k) = x * sum_k w_k
         # g_k, one multiply by x
-        gate = torch.addcmul(weights[2], weights[0], v10)
-        gate = torch.addcmul(gate, weights[1], v19)
+        gate = torch.addcmul(weights[2], weights[0], v11)
+        gate = torch.addcmul(gate, weights[1], v20)
         out = x * gate
         return out
 
@@ -147,38 +238,40 @@ class ChannelGateEdge(MixedOp):
 class SpatialGateEdge(MixedOp):
     """Op set `spatial_gate` compiled (sedsl/codegen/compile.py): the candidates inlined into
     one program over the input, then mixed as MixedOp does. The convs of cbam, cbam_3 run as
-    one call. Computed once for several candidates: avg_pool (cbam, cbam_3, light); max_pool
-    (cbam, cbam_3, light); concat (cbam, cbam_3)."""
+    one call. Computed once for several candidates: the statistics mean, max (cbam, cbam_3,
+    light); concat (cbam, cbam_3)."""
 
     def forward(self, x: Tensor, weights: Tensor) -> Tensor:
         c = self.candidates
-        v1 = x.mean(dim=(1,), keepdim=True)  # cbam, cbam_3, light
-        v2 = x.amax(dim=(1,), keepdim=True)  # cbam, cbam_3, light
-        v3 = torch.cat([v1, v2], dim=1)  # cbam, cbam_3
+        # one pass for the statistics of x over (1,) that cbam, cbam_3, light read; its gradient
+        # is written out (sedsl/ops/fused.py), so autograd keeps only the input and the
+        # statistics
+        v2, v3 = moments(x, (1,), ("mean", "max"))
+        v4 = torch.cat([v2, v3], dim=1)  # cbam, cbam_3
         # one call for the convs of cbam, cbam_3 on the same input, kernels zero-padded to 7x7
-        v4, v8 = stacked_conv2d(
-            v3,
+        v5, v9 = stacked_conv2d(
+            v4,
             (
                 c[0].conv2d,
                 c[1].conv2d,
             ),
             7,
         )
-        v5 = c[0].bn(v4)  # cbam
-        v6 = torch.sigmoid(v5)  # cbam
-        v9 = c[1].bn(v8)  # cbam_3
-        v10 = torch.sigmoid(v9)  # cbam_3
-        v13 = 0.5 * v1  # light
+        v6 = c[0].bn(v5)  # cbam
+        v7 = torch.sigmoid(v6)  # cbam
+        v10 = c[1].bn(v9)  # cbam_3
+        v11 = torch.sigmoid(v10)  # cbam_3
         v14 = 0.5 * v2  # light
-        v15 = v13 + v14  # light
-        v16 = c[2].conv2d(v15)  # light
-        v17 = c[2].bn(v16)  # light
-        v18 = torch.sigmoid(v17)  # light
+        v15 = 0.5 * v3  # light
+        v16 = v14 + v15  # light
+        v17 = c[2].conv2d(v16)  # light
+        v18 = c[2].bn(v17)  # light
+        v19 = torch.sigmoid(v18)  # light
         # the candidates cbam, cbam_3, light, none gate the input: sum_k w_k (x * g_k) = x *
         # sum_k w_k g_k, one multiply by x
-        gate = torch.addcmul(weights[3], weights[0], v6)
-        gate = torch.addcmul(gate, weights[1], v10)
-        gate = torch.addcmul(gate, weights[2], v18)
+        gate = torch.addcmul(weights[3], weights[0], v7)
+        gate = torch.addcmul(gate, weights[1], v11)
+        gate = torch.addcmul(gate, weights[2], v19)
         out = x * gate
         return out
 

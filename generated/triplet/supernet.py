@@ -32,6 +32,96 @@ def stacked_conv2d(x: Tensor, convs: tuple[nn.Conv2d, ...], size: int) -> tuple[
     return torch.split(out, [conv.out_channels for conv in convs], dim=1)
 
 
+class Moments(torch.autograd.Function):
+    """Statistics of x over `dims` (kept as size one), in the order `stats` names them:
+    `mean`; `max` (amax); `s2`, the sum of squares about the mean; `m3`, the mean cube about
+    the mean; `p2`, `p3`, `p4`, the sums of x^p. The forward runs the very operations of the
+    ops they stand for (avg_pool, max_pool, std_pool, skew_pool, lp_pool in
+    sedsl/ops/runtime.py), so the values are theirs to the last bit."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, dims: tuple[int, ...], stats: tuple[str, ...]):
+        mean = x.mean(dim=dims, keepdim=True)
+        found = {"mean": mean}
+        if "s2" in stats or "m3" in stats:
+            centred = x - mean
+            square = centred.square()
+            found["s2"] = square.sum(dim=dims, keepdim=True)
+            if "m3" in stats:
+                found["m3"] = square.mul_(centred).mean(dim=dims, keepdim=True)
+        if "max" in stats:
+            found["max"] = x.amax(dim=dims, keepdim=True)
+        for p in (2, 3, 4):
+            if f"p{p}" in stats:
+                powered = x.square().square() if p == 4 else x.pow(float(p))
+                found[f"p{p}"] = powered.sum(dim=dims, keepdim=True)
+        ctx.dims, ctx.stats = dims, stats
+        ctx.set_materialize_grads(False)  # an unused statistic gets None: no term
+        ctx.save_for_backward(x, mean, found.get("s2"), found.get("max"))
+        return tuple(found[s] for s in stats)
+
+    @staticmethod
+    def backward(ctx, *grads: Tensor | None):
+        x, mean, s2, amax = ctx.saved_tensors
+        dims = ctx.dims
+        n = 1
+        for d in dims:
+            n *= x.shape[d]
+        # every statistic but max has a gradient that is a cubic in d = x - mean with
+        # per-slice coefficients: grad_x = c[0] + c[1] d + c[2] d^2 + c[3] d^3
+        c: list[Tensor | None] = [None] * 4
+
+        def add(power: int, term: Tensor) -> None:
+            c[power] = term if c[power] is None else c[power] + term
+
+        g_max = None
+        for stat, g in zip(ctx.stats, grads, strict=True):
+            if g is None:
+                continue
+            if stat == "mean":
+                add(0, g / n)
+            elif stat == "max":
+                g_max = g
+            elif stat == "s2":  # d/dx_i sum (x - m)^2 = 2 d_i (the mean's part sums to 0)
+                add(1, 2 * g)
+            elif stat == "m3":  # d/dx_i mean (x - m)^3 = 3/n (d_i^2 - s2 / n)
+                add(2, 3 * g / n)
+                add(0, -3 * g * s2 / (n * n))
+            elif stat == "p2":  # 2 x = 2 (d + m)
+                add(1, 2 * g)
+                add(0, 2 * g * mean)
+            elif stat == "p3":  # 3 x^2 = 3 (d + m)^2
+                add(2, 3 * g)
+                add(1, 6 * g * mean)
+                add(0, 3 * g * mean.square())
+            elif stat == "p4":  # 4 x^3 = 4 (d + m)^3
+                add(3, 4 * g)
+                add(2, 12 * g * mean)
+                add(1, 12 * g * mean.square())
+                add(0, 4 * g * mean.square() * mean)
+        top = max((k for k in range(4) if c[k] is not None), default=None)
+        grad = None
+        if top is not None and top > 0:
+            d = x - mean
+            grad = c[top]
+            for k in range(top - 1, -1, -1):  # Horner: ((c3 d + c2) d + c1) d + c0
+                grad = grad * d if c[k] is None else torch.addcmul(c[k], grad, d)
+        elif top == 0:
+            grad = c[0].expand_as(x)
+        if g_max is not None:  # as amax's own backward: shared evenly among the ties
+            mask = x == amax
+            share = g_max / mask.sum(dim=dims, keepdim=True)
+            grad = mask * share if grad is None else torch.addcmul(grad, mask, share)
+        if grad is None:
+            grad = torch.zeros_like(x)
+        return grad, None, None
+
+
+def moments(x: Tensor, dims: tuple[int, ...], stats: tuple[str, ...]) -> tuple[Tensor, ...]:
+    """The statistics `stats` of x over `dims` in one pass (`Moments`)."""
+    return Moments.apply(x, dims, stats)
+
+
 # The searched edges in block order, and each edge's candidates in op-set order.
 EDGES: tuple[str, ...] = (
     "g_ch",
@@ -129,17 +219,19 @@ class MixedOp(nn.Module):
 class GateEdge(MixedOp):
     """Op set `gate` compiled (sedsl/codegen/compile.py): the candidates inlined into one
     program over the input, then mixed as MixedOp does. The convs of z7, z5, z3 run as one
-    call. Computed once for several candidates: max_pool (z7, z5, z3, max7); avg_pool (z7,
-    z5, z3, avg7); concat (z7, z5, z3)."""
+    call. Computed once for several candidates: the statistics max, mean (z7, z5, z3, avg7,
+    max7); concat (z7, z5, z3)."""
 
     def forward(self, x: Tensor, weights: Tensor) -> Tensor:
         c = self.candidates
-        v1 = x.amax(dim=(1,), keepdim=True)  # z7, z5, z3, max7
-        v2 = x.mean(dim=(1,), keepdim=True)  # z7, z5, z3, avg7
-        v3 = torch.cat([v1, v2], dim=1)  # z7, z5, z3
+        # one pass for the statistics of x over (1,) that z7, z5, z3, avg7, max7 read; its
+        # gradient is written out (sedsl/ops/fused.py), so autograd keeps only the input and the
+        # statistics
+        v2, v3 = moments(x, (1,), ("max", "mean"))
+        v4 = torch.cat([v2, v3], dim=1)  # z7, z5, z3
         # one call for the convs of z7, z5, z3 on the same input, kernels zero-padded to 7x7
-        v4, v7, v10 = stacked_conv2d(
-            v3,
+        v5, v8, v11 = stacked_conv2d(
+            v4,
             (
                 c[0].conv2d,
                 c[1].conv2d,
@@ -147,23 +239,23 @@ class GateEdge(MixedOp):
             ),
             7,
         )
-        v5 = c[0].bn(v4)  # z7
-        v6 = torch.sigmoid(v5)  # z7
-        v8 = c[1].bn(v7)  # z5
-        v9 = torch.sigmoid(v8)  # z5
-        v11 = c[2].bn(v10)  # z3
-        v12 = torch.sigmoid(v11)  # z3
-        v13 = c[3].conv2d(v2)  # avg7
-        v14 = c[3].bn(v13)  # avg7
-        v15 = torch.sigmoid(v14)  # avg7
-        v16 = c[4].conv2d(v1)  # max7
-        v17 = c[4].bn(v16)  # max7
-        v18 = torch.sigmoid(v17)  # max7
-        out = weights[0] * v6
-        out = torch.addcmul(out, weights[1], v9)
-        out = torch.addcmul(out, weights[2], v12)
-        out = torch.addcmul(out, weights[3], v15)
-        out = torch.addcmul(out, weights[4], v18)
+        v6 = c[0].bn(v5)  # z7
+        v7 = torch.sigmoid(v6)  # z7
+        v9 = c[1].bn(v8)  # z5
+        v10 = torch.sigmoid(v9)  # z5
+        v12 = c[2].bn(v11)  # z3
+        v13 = torch.sigmoid(v12)  # z3
+        v14 = c[3].conv2d(v3)  # avg7
+        v15 = c[3].bn(v14)  # avg7
+        v16 = torch.sigmoid(v15)  # avg7
+        v17 = c[4].conv2d(v2)  # max7
+        v18 = c[4].bn(v17)  # max7
+        v19 = torch.sigmoid(v18)  # max7
+        out = weights[0] * v7
+        out = torch.addcmul(out, weights[1], v10)
+        out = torch.addcmul(out, weights[2], v13)
+        out = torch.addcmul(out, weights[3], v16)
+        out = torch.addcmul(out, weights[4], v19)
         return out
 
 

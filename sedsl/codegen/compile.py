@@ -3,9 +3,10 @@
 A hand-written DARTS `MixedOp` runs each candidate as an opaque module. Here each candidate
 of an edge is inlined, composite ops included, into one shared graph whose nodes are
 primitive calls on the edge's input; identical stateless calls are one node (hash-consing,
-i.e. common-subexpression elimination across the candidates). The squeezes' statistics are
-lowered to their parts first (mean, centred map, its square), so that GAP, std and skew
-pooling of the same tensor share one mean and one centred map.
+i.e. common-subexpression elimination across the candidates). The squeezes' statistics
+(GAP, max, std, skew and L_p pooling) of one tensor over the same axes become one `moments`
+call (sedsl/ops/fused.py): one node, its gradient written out, in place of the twenty-odd
+full-size steps (and saved buffers) autograd records for them one by one.
 
 Nothing here is a rule about a space: the passes read primitives and their parameters only.
 Whatever the compiler cannot inline (an op whose forward reads sizes from its input, a
@@ -220,41 +221,42 @@ def _list_length(prim: str, params) -> int:
 
 
 # ---- lowering of statistics ------------------------------------------------------------
-# Each mirrors its helper in sedsl/ops/runtime.py operation for operation (so the value is
-# the same to the last bit); as parts, the mean and the centred map are shared by every
-# statistic of the same tensor over the same axes.
+# A statistic of a tensor over the spatial or channel axes is a `moment` node naming what it
+# needs (`s2`, the sum of squares about the mean; `m3`, the mean cube about the mean; `p4`,
+# the sum of x^4); what the op does with it after (std's sqrt, lp's p-th root) stays a small
+# node of its own. `_fuse_moments` then computes all the moments of one tensor over the same
+# axes, means and maxima included, as one `moments` call (sedsl/ops/fused.py).
 
 
 def _over(params) -> str:
     return params.get("over", "hw")
 
 
-def _mean(b: _Builder, x: int, over: str) -> int:
-    return b.add(PNode("prim", "avg_pool", (x,), (("over", over),)))
-
-
-def _centred_square(b: _Builder, x: int, over: str) -> tuple[int, int]:
-    centred = b.add(PNode("stat", "centred", (x, _mean(b, x, over))))
-    return centred, b.add(PNode("stat", "square", (centred,)))
+def _moment(b: _Builder, x: int, over: str, stat: str) -> int:
+    return b.add(PNode("stat", "moment", (x,), (("over", over), ("stat", stat))))
 
 
 def _lower_std(b: _Builder, x: int, params) -> int:
     over = _over(params)
-    _, square = _centred_square(b, x, over)
-    total = b.add(PNode("stat", "sum", (square,), (("over", over),)))
+    total = _moment(b, x, over, "s2")
     unbiased = bool(params.get("unbiased", True))
     return b.add(PNode("stat", "std", (total, x), (("over", over), ("unbiased", unbiased))))
 
 
 def _lower_skew(b: _Builder, x: int, params) -> int:
-    over = _over(params)
-    centred, square = _centred_square(b, x, over)
-    cube = b.add(PNode("binop", "*", (square, centred)))
-    return b.add(PNode("stat", "mean", (cube,), (("over", over),)))
+    return _moment(b, x, _over(params), "m3")
+
+
+def _lower_lp(b: _Builder, x: int, params) -> int:
+    p = params.get("p", 4.0)
+    if p not in (2, 3, 4):  # a sum of a power that is not a moment: lp_pool's own call
+        return b.add(PNode("prim", "lp_pool", (x,), tuple(sorted(params.items()))))
+    total = _moment(b, x, _over(params), f"p{int(p)}")
+    return b.add(PNode("stat", "root", (total,), (("p", p),)))
 
 
 _AXIS_PRIMS = frozenset({"permute", "reshape", "rearrange", "softmax", "matmul"})
-_LOWERINGS = {"std_pool": _lower_std, "skew_pool": _lower_skew}
+_LOWERINGS = {"std_pool": _lower_std, "skew_pool": _lower_skew, "lp_pool": _lower_lp}
 
 
 # ---- the pass ---------------------------------------------------------------------------
@@ -266,7 +268,7 @@ def compile_edge(space: ir.SpaceIR, edge: ir.EdgeIR) -> EdgeProgram:
     builder = _Builder(space)
     results = tuple(builder.candidate(opset, i, c) for i, c in enumerate(opset.candidates))
     labels = tuple(c.label for c in opset.candidates)
-    return _prune(opset.name, labels, builder.nodes, results)
+    return _fuse_moments(_prune(opset.name, labels, builder.nodes, results))
 
 
 def _prune(opset: str, labels, nodes: list[PNode], results: tuple[int, ...]) -> EdgeProgram:
@@ -297,6 +299,61 @@ def _prune(opset: str, labels, nodes: list[PNode], results: tuple[int, ...]) -> 
     order = {label: n for n, label in enumerate(labels)}
     who = tuple(tuple(sorted(readers.get(i, ()), key=order.__getitem__)) for i in keep)
     return EdgeProgram(opset, labels, renumbered, tuple(new[r] for r in results), who)
+
+
+def _moment_of(node: PNode) -> tuple[int, str, str] | None:
+    """(input, axes, statistic) of a node that is a moment of its input, else None."""
+    if node.kind == "stat" and node.op == "moment":
+        params = dict(node.params)
+        return node.args[0], params["over"], params["stat"]
+    if node.kind == "prim" and node.module is None and node.op in ("avg_pool", "max_pool"):
+        over = _over(dict(node.params))
+        if over in ("hw", "c"):
+            return node.args[0], over, "mean" if node.op == "avg_pool" else "max"
+    return None
+
+
+def _fuse_moments(program: EdgeProgram) -> EdgeProgram:
+    """The moments of each tensor over the same axes as one `moments` node (a `stat`), each
+    moment an `item` of it; a lone mean or max stays the plain op it is."""
+    groups: dict[tuple[int, str], list[int]] = {}
+    for i, node in enumerate(program.nodes):
+        found = _moment_of(node)
+        if found is not None:
+            groups.setdefault(found[:2], []).append(i)
+    fused = {
+        key: members
+        for key, members in groups.items()
+        if len(members) > 1 or program.nodes[members[0]].kind == "stat"
+    }
+    if not fused:
+        return program
+    group_of = {i: key for key, members in fused.items() for i in members}
+    order = {label: n for n, label in enumerate(program.labels)}
+    nodes: list[PNode] = []
+    readers: list[tuple[str, ...]] = []
+    new: dict[int, int] = {}
+    at: dict[tuple[int, str], int] = {}
+    for i, node in enumerate(program.nodes):
+        key = group_of.get(i)
+        if key is None:
+            args = tuple(new[a] for a in node.args)
+            node = PNode(node.kind, node.op, args, node.params, node.module, node.serial)
+        else:
+            members = fused[key]
+            if i == members[0]:
+                stats = tuple(_moment_of(program.nodes[m])[2] for m in members)
+                params = (("over", key[1]), ("stats", stats))
+                nodes.append(PNode("stat", "moments", (new[key[0]],), params))
+                who = {r for m in members for r in program.readers[m]}
+                readers.append(tuple(sorted(who, key=order.__getitem__)))
+                at[key] = len(nodes) - 1
+            node = PNode("item", str(members.index(i)), (at[key],))
+        nodes.append(node)
+        readers.append(program.readers[i])
+        new[i] = len(nodes) - 1
+    results = tuple(new[r] for r in program.results)
+    return EdgeProgram(program.opset, program.labels, tuple(nodes), results, tuple(readers))
 
 
 # ---- stacking ---------------------------------------------------------------------------

@@ -54,8 +54,14 @@ def forward_lines(program: EdgeProgram) -> tuple[list[str], str, set[str], set[s
         if node.kind == "const":
             names[i] = node.op
             continue
+        if node.kind == "item" and program.nodes[node.args[0]].op == "moments":
+            continue  # named by the moments line
         names[i] = f"v{i}"
         uses_modules |= node.module is not None or node.kind == "call"
+        if node.kind == "stat" and node.op == "moments":
+            lines += _moments_lines(program, i, names, live)
+            own |= {"Moments", "moments"}
+            continue
         stack = stacked.get(i)
         if stack is not None:
             if i == stack.members[0]:
@@ -173,6 +179,30 @@ def _stack_lines(program: EdgeProgram, stack, arg: str) -> list[str]:
     return [*comment, f"{targets} = {stack.helper}({arg}, ({modules},), {stack.size})"]
 
 
+def _moments_lines(program: EdgeProgram, i: int, names: dict[int, str], live) -> list[str]:
+    node = program.nodes[i]
+    params = dict(node.params)
+    items = [j for j, n in enumerate(program.nodes) if n.kind == "item" and n.args == (i,)]
+    items.sort(key=lambda j: int(program.nodes[j].op))
+    for j in items:
+        names[j] = f"v{j}" if j in live else "_"
+    x = names[node.args[0]]
+    text = (
+        f"one pass for the statistics of {x} over {_AXES[params['over']]} that "
+        f"{', '.join(program.readers[i])} read; its gradient is written out "
+        "(sedsl/ops/fused.py), so autograd keeps only the input and the statistics"
+    )
+    comment = [f"# {line}" for line in textwrap.wrap(text, 86)]
+    targets = ", ".join(names[j] for j in items) + ("," if len(items) == 1 else "")
+    stats = (
+        "("
+        + ", ".join(py_value(s) for s in params["stats"])
+        + ("," if len(items) == 1 else "")
+        + ")"
+    )
+    return [*comment, f"{targets} = moments({x}, {_AXES[params['over']]}, {stats})"]
+
+
 def _render(node: PNode, args: list[str]) -> tuple[str, set[str]]:
     if node.kind == "prim":
         prim = PRIMITIVES[node.op]
@@ -199,15 +229,8 @@ def _render(node: PNode, args: list[str]) -> tuple[str, set[str]]:
 
 def _stat(node: PNode, args: list[str]) -> str:
     params = dict(node.params)
-    if node.op == "centred":
-        return f"{args[0]} - {args[1]}"
-    if node.op == "square":
-        return f"{args[0]}.square()"
-    axes = _AXES[params["over"]]
-    if node.op == "sum":
-        return f"{args[0]}.sum(dim={axes}, keepdim=True)"
-    if node.op == "mean":
-        return f"{args[0]}.mean(dim={axes}, keepdim=True)"
+    if node.op == "root":  # as lp_pool: the p-th root of the sum of x^p
+        return f"{args[0]}.pow(1.0 / {params['p']})"
     if node.op == "std":  # as std_pool: sum of squares / (n - 1) (or n), + eps, sqrt
         count = _COUNT[params["over"]].format(x=args[1])
         divisor = f"({count} - 1)" if params["unbiased"] else f"({count})"
@@ -237,6 +260,10 @@ def shared_note(program: EdgeProgram) -> str:
     parts = []
     for i in shared:
         node = program.nodes[i]
+        if node.kind == "item":  # a moment: the moments node names it
+            continue
         what = node.op if node.kind in ("prim", "stat") else node.kind
+        if node.op == "moments":
+            what = "the statistics " + ", ".join(dict(node.params)["stats"])
         parts.append(f"{what} ({', '.join(program.readers[i])})")
     return " ".join([*calls, "Computed once for several candidates: " + "; ".join(parts) + "."])

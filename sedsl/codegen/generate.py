@@ -102,9 +102,10 @@ def _helper_sources(filename: str) -> dict[str, str]:
 
 
 def _compiled_helpers(classes: list[EdgeClass]) -> list[str]:
-    """Source of the helpers of sedsl/ops/compiled.py the compiled edges call, in file order."""
+    """Source of the helpers of sedsl/ops/compiled.py and fused.py the compiled edges call, in
+    file order."""
     needed = set().union(*(c.own for c in classes)) if classes else set()
-    sources = _helper_sources("compiled.py")
+    sources = {**_helper_sources("compiled.py"), **_helper_sources("fused.py")}
     return [sources[name] for name in sources if name in needed]
 
 
