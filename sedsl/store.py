@@ -9,7 +9,6 @@ miss, and a read-only home directory only costs speed.
 from __future__ import annotations
 
 import os
-import pickle
 import tempfile
 from pathlib import Path
 
@@ -29,6 +28,8 @@ def load(kind: str, key: str, expected: type):
     folder = directory(kind)
     if folder is None:
         return None
+    import pickle  # here, not at the top: a check with SEDSL_NO_CACHE=1 never needs it
+
     try:
         with open(folder / key, "rb") as handle:
             value = pickle.load(handle)
@@ -42,6 +43,8 @@ def store(kind: str, key: str, value) -> None:
     folder = directory(kind)
     if folder is None:
         return
+    import pickle
+
     try:
         folder.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")

@@ -47,6 +47,8 @@ def _key(path: Path, display: str, overrides: dict) -> str:
 
 
 def load(path: Path, display: str, overrides: dict) -> CachedCheck | None:
+    if store.directory("check") is None:  # off: the key (all of sedsl's sources) is not needed
+        return None
     entry = store.load("check", _key(path, display, overrides), CachedCheck)
     if entry is None or any(file_digest(Path(f)) != d for f, d in entry.files):
         return None
@@ -54,4 +56,6 @@ def load(path: Path, display: str, overrides: dict) -> CachedCheck | None:
 
 
 def save(path: Path, display: str, overrides: dict, entry: CachedCheck) -> None:
+    if store.directory("check") is None:
+        return
     store.store("check", _key(path, display, overrides), entry)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
 
 from sedsl.diagnostics.codes import Code
 from sedsl.diagnostics.diagnostic import Diagnostic, Severity
@@ -20,6 +19,8 @@ MAX_DETAIL = 300  # an exception's text can hold a whole data structure
 def internal_error(file: str, exc: BaseException, doing: str) -> Diagnostic:
     """The diagnostic for `exc`, raised while `doing` (a verb: "checking") `file`."""
     if os.environ.get("SEDSL_TRACEBACK") == "1":
+        import traceback  # only for a bug report: every command imports this module
+
         traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
     detail = str(exc)
     if len(detail) > MAX_DETAIL:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import builtins
-import difflib
 import keyword
 import re
 
@@ -34,6 +33,8 @@ def python_name_problem(name: str) -> str | None:
 
 
 def did_you_mean(name: str, candidates) -> str | None:
+    import difflib  # only where a name is unknown: a clean check never needs it
+
     matches = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=0.6)
     return f"did you mean `{matches[0]}`?" if matches else None
 
