@@ -11,9 +11,10 @@ check everything). Run it on a quiet machine: state the load average with the fi
 Every run may write and read bytecode (__pycache__), as an installed sedsl and lark do:
 with PYTHONDONTWRITEBYTECODE set, as in some sandboxes, each run would compile sedsl's
 sources again (about 100 ms) while lark's come precompiled, which is no user's case.
-The CPU time of the same runs (user + system, of the child) is printed too: on a loaded
-machine it moves far less than the wall time, so it is the fairer figure for comparing two
-versions there.
+The CPU time of the same runs (user + system, of the child and its workers) is printed
+too: on a loaded machine it moves far less than the wall time, so it is the fairer figure
+for comparing two versions there. A cold check shares the files out among the machine's
+CPUs (sedsl/check/batch.py); the row "one process" (SEDSL_JOBS=1) shows it without.
 """
 
 from __future__ import annotations
@@ -55,20 +56,23 @@ def main() -> None:
     lark = [sys.executable, "-c", "import lark"]
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     cold_env = {**env, "SEDSL_NO_CACHE": "1"}
+    alone_env = {**cold_env, "SEDSL_JOBS": "1"}
     _time(check, cold_env)  # write the bytecode of every module a cold check imports
     _time(check, env)  # warm the caches and the OS file cache
     _time(lark, env)
-    warm, cold, larks = [], [], []
+    warm, cold, alone, larks = [], [], [], []
     for _ in range(args.runs):
         warm.append(_time(check, env))
         larks.append(_time(lark, env))
         cold.append(_time(check, cold_env))
+        alone.append(_time(check, alone_env))
     lark_wall, lark_cpu = (statistics.median(t[i] for t in larks) for i in (0, 1))
     lark_ms, lark_cpu_ms = lark_wall * 1000, lark_cpu * 1000
     print(f"python -c 'import lark': median {lark_ms:.0f} ms, cpu {lark_cpu_ms:.0f} ms")
     for label, times, target in (
         ("warm cache", warm, WARM_TARGET),
         ("no cache  ", cold, COLD_TARGET),
+        ("no cache, one process", alone, COLD_TARGET),
     ):
         wall, cpu = (statistics.median(t[i] for t in times) for i in (0, 1))
         ratio = wall / lark_wall

@@ -188,16 +188,12 @@ def main() -> None:
 @_no_traceback
 def check(files: tuple[Path, ...], fmt: str, sets: tuple[str, ...]) -> None:
     """Check .space files: syntax, names, every candidate's shapes at every point."""
-    from sedsl.check.cache import CachedCheck
+    from sedsl.check.batch import check_paths
     from sedsl.check.render import render_concise, render_json, render_text, size_note
 
     overrides = _parse_sets(sets)
     all_diags, sources, summaries, sizes = [], {}, [], []
-    for path in files:
-        try:
-            result = _check_cached(path, overrides)
-        except Exception as exc:  # a bug in sedsl: an E900 on this file, the others go on
-            result = CachedCheck((internal_error(str(path), exc, "checking"),), None, ())
+    for path, result in zip(files, check_paths(list(files), overrides), strict=True):
         all_diags.extend(result.diagnostics)
         sources.update(_sources_of(path, result.diagnostics))
         if result.summary:
@@ -230,39 +226,6 @@ def check(files: tuple[Path, ...], fmt: str, sets: tuple[str, ...]) -> None:
     ):
         sys.exit(EXIT_USAGE)
     sys.exit(EXIT_ERRORS if any(d.is_error for d in all_diags) else EXIT_OK)
-
-
-def _check_cached(path: Path, overrides: dict):
-    """One file's diagnostics and summary, from the check cache when nothing changed."""
-    from sedsl.check import cache
-
-    cached = cache.load(path, str(path), overrides)
-    if cached is not None:
-        return cached
-    from sedsl.check.checker import check_file
-
-    report = check_file(path, overrides, display=str(path))
-    summary = None
-    if report.space is not None and report.ok:
-        s = report.space
-        n_edges = len(s.block.edges) if s.block else 0
-        n_cands = sum(len(o.candidates) for o in s.opsets)
-        summary = (
-            f"{path}: ok: space `{s.name}`, {n_edges} searched edges, {len(s.opsets)} op sets, "
-            f"{n_cands} candidates, {len(s.genotypes)} genotypes; {report.proved} conditions "
-            f"proved, {report.evaluated} verified at {report.points} points"
-            + (f", {report.unproved} unproved" if report.unproved else "")
-        )
-    files = tuple((str(f), cache.file_digest(f)) for f in report.files)
-    sizes = None
-    if report.space is not None and report.ok and report.space.block is not None:
-        from sedsl.check.sizes import size_report
-
-        sizes = size_report(report.space, str(path))
-    result = cache.CachedCheck(tuple(report.diagnostics.sorted()), summary, files, sizes)
-    if all(digest is not None for _, digest in files) and report.files:
-        cache.save(path, str(path), overrides, result)
-    return result
 
 
 def _sources_of(path: Path, diags) -> dict[str, str]:
