@@ -76,12 +76,21 @@ def _jobs() -> int:
 def _run_shares(shares: list[list[int]], paths: list[Path], overrides: dict):
     """(share, its results) for every share: the first checked here, the others each in
     a forked worker at the same time."""
+    if len(shares) > 1:
+        _load_checker()  # once, before forking, rather than once in every worker
     workers = [(share, _fork(share, paths, overrides)) for share in shares[1:]]
     if shares:
         yield shares[0], _check_share(shares[0], paths, overrides)
     for share, worker in workers:
         checked = _collect(worker) if worker is not None else None
         yield share, checked if checked is not None else _check_share(share, paths, overrides)
+
+
+def _load_checker() -> None:
+    from sedsl.check import checker, sizes  # noqa: F401
+    from sedsl.language import fastparse
+
+    fastparse.load_tables()
 
 
 def _check_share(share: list[int], paths: list[Path], overrides: dict) -> list[CachedCheck]:

@@ -102,6 +102,11 @@ def _tables() -> _Tables | None:
     return _Tables(data)
 
 
+def load_tables() -> None:
+    """Read and compile the tables now (a process about to fork workers shares them)."""
+    _tables()
+
+
 def parse(text: str, file: str) -> ast.Module | None:
     """The Module of a text that parses cleanly, or None where Lark must decide."""
     tables = _tables()
