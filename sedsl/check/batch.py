@@ -41,7 +41,8 @@ def check_paths(paths: list[Path], overrides: dict) -> list[CachedCheck]:
 
 def _shares(paths: list[Path], todo: list[int]) -> list[list[int]]:
     """The indices to check, split into one share per job, balanced by file size (the
-    largest first, each to the lightest share); each share in file order."""
+    largest first, each to the lightest share); each share in file order, the lightest
+    share first."""
     sizes = {i: _size(paths[i]) for i in todo}
     jobs = min(_jobs(), len(todo), max(1, sum(sizes.values()) // MIN_BYTES_PER_JOB))
     shares: list[list[int]] = [[] for _ in range(max(jobs, 1))]
@@ -50,7 +51,9 @@ def _shares(paths: list[Path], todo: list[int]) -> list[list[int]]:
         lightest = loads.index(min(loads))
         shares[lightest].append(i)
         loads[lightest] += sizes[i]
-    return [sorted(share) for share in shares if share]
+    # the lightest first: this process checks it, after forking and before rendering
+    order = sorted(range(len(shares)), key=lambda k: loads[k])
+    return [sorted(shares[k]) for k in order if shares[k]]
 
 
 def _size(path: Path) -> int:

@@ -59,6 +59,7 @@ def test_shares_cover_every_file_once_in_order(monkeypatch, tmp_path):
     assert sorted(i for share in shares for i in share) == todo
     assert all(share == sorted(share) for share in shares)
     assert [0] in shares  # the largest file is a share of its own
+    assert shares[0] == [1, 5]  # the lightest share (40,010 bytes), which the parent checks
 
 
 def test_small_work_stays_in_one_process(monkeypatch, tmp_path):
