@@ -68,6 +68,9 @@ def main() -> None:
         alone.append(_time(check, alone_env))
     lark_wall, lark_cpu = (statistics.median(t[i] for t in larks) for i in (0, 1))
     lark_ms, lark_cpu_ms = lark_wall * 1000, lark_cpu * 1000
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
+    print(f"{cpus} CPUs, load average {load} (a cold check forks up to one worker per CPU)")
     print(f"python -c 'import lark': median {lark_ms:.0f} ms, cpu {lark_cpu_ms:.0f} ms")
     for label, times, target in (
         ("warm cache", warm, WARM_TARGET),
