@@ -252,3 +252,31 @@ def test_the_readme_test_command_prints_the_summary_line():
     )
     last = result.stdout.strip().splitlines()[-1]
     assert re.fullmatch(r"\d+ passed(, \d+ \w+)* in [\d.]+s( \(.*\))?", last), result.stdout
+
+
+class _InterruptImport:
+    """A meta-path finder that raises KeyboardInterrupt when `sedsl.cli` is imported, as a
+    Ctrl-C in the first tenth of a second of `sedsl` does."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "sedsl.cli":
+            raise KeyboardInterrupt
+        return None
+
+
+def test_ctrl_c_while_the_cli_imports_aborts_as_click_does(monkeypatch, capsys):
+    from sedsl.__main__ import run
+
+    monkeypatch.delitem(sys.modules, "sedsl.cli")
+    monkeypatch.setattr(sys, "meta_path", [_InterruptImport(), *sys.meta_path])
+    with pytest.raises(SystemExit) as exit_:
+        run()
+    assert exit_.value.code == 1
+    assert capsys.readouterr().err == "\nAborted!\n"
+
+
+def test_python_dash_m_sedsl_is_the_cli(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "sedsl", "--version"], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert done.returncode == 0 and done.stdout.startswith("sedsl, version"), done
