@@ -46,6 +46,11 @@ class Moments(torch.autograd.Function):
     def backward(ctx, *grads: Tensor | None):
         x, mean, s2, amax = ctx.saved_tensors
         dims = ctx.dims
+        if torch.is_grad_enabled():  # double backward (create_graph): the saved mean and s2
+            # are constants to autograd, so take them again from x, whose graph they follow
+            mean = x.mean(dim=dims, keepdim=True)
+            if s2 is not None:
+                s2 = (x - mean).square().sum(dim=dims, keepdim=True)
         n = 1
         for d in dims:
             n *= x.shape[d]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import textwrap
 from dataclasses import dataclass, field
 
-from sedsl.codegen.compile import EdgeProgram, PNode, stacks
+from sedsl.codegen.compile import EdgeProgram, PNode, same_conv, stacks
 from sedsl.codegen.emit import py_value
 from sedsl.ops.library import PRIMITIVES
 from sedsl.ops.primitive import CodeInputs
@@ -67,11 +67,22 @@ def forward_lines(program: EdgeProgram) -> tuple[list[str], str, set[str], set[s
             if i == stack.members[0]:
                 lines += _stack_lines(program, stack, names[node.args[0]])
                 own.add(stack.helper)
+                if stack.helper == "stacked_conv2d":  # runs conv2d_same
+                    own |= {"SameConv2d", "conv2d_same"}
+            continue
+        readers = program.readers[i]
+        note = f"  # {', '.join(readers)}" if len(readers) < len(program.labels) else ""
+        if same_conv(node):
+            if "same_conv2d" not in own:
+                lines.append(
+                    "# same_conv2d: a small conv whose backward runs as forward convs, faster"
+                )
+                lines.append("# on CPU (sedsl/ops/fused.py)")
+            own |= {"SameConv2d", "conv2d_same", "same_conv2d"}
+            lines.append(f"v{i} = same_conv2d({names[node.args[0]]}, c{node.module}){note}")
             continue
         value, needed = _render(node, [names[a] for a in node.args])
         helpers |= needed
-        readers = program.readers[i]
-        note = f"  # {', '.join(readers)}" if len(readers) < len(program.labels) else ""
         lines.append(f"v{i} = {value}{note}")
     prelude = ["c = self.candidates"] if uses_modules else []
     return prelude + lines + mix(), "out", helpers, own

@@ -9,6 +9,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from sedsl.ops.fused import conv2d_same
+
 
 def stacked_conv2d(x: Tensor, convs: tuple[nn.Conv2d, ...], size: int) -> tuple[Tensor, ...]:
     """Every conv of `convs` ('same' padding, odd kernels, no groups or dilation) applied to
@@ -24,7 +26,7 @@ def stacked_conv2d(x: Tensor, convs: tuple[nn.Conv2d, ...], size: int) -> tuple[
         bias = torch.cat(
             [c.bias if c.bias is not None else c.weight.new_zeros(c.out_channels) for c in convs]
         )
-    out = nn.functional.conv2d(x, torch.cat(weights), bias, padding=size // 2)
+    out = conv2d_same(x, torch.cat(weights), bias)  # sedsl/ops/fused.py
     return torch.split(out, [conv.out_channels for conv in convs], dim=1)
 
 

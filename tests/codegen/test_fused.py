@@ -1,5 +1,5 @@
-"""The hand-written gradient of sedsl/ops/fused.py's `moments` against autograd: gradcheck in
-float64, and equality with the autograd graph of the ops it stands for (runtime.py)."""
+"""The hand-written gradients of sedsl/ops/fused.py (`moments`, `SameConv2d`) against autograd:
+gradcheck in float64, and equality with the autograd graph of the ops they stand for."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ import itertools
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from sedsl.ops import runtime
-from sedsl.ops.fused import moments
+from sedsl.ops.fused import SameConv2d, moments, same_conv2d
 
 STATS = ("mean", "max", "s2", "m3", "p2", "p3", "p4")
 DIMS = [(2, 3), (1,)]
@@ -35,6 +36,8 @@ def test_gradcheck(dims, stats):
     torch.manual_seed(0)
     x = torch.randn(2, 3, 4, 5, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda t: moments(t, dims, stats), (x,))
+    if "max" not in stats:  # amax's second derivative is zero where it has one
+        assert torch.autograd.gradgradcheck(lambda t: moments(t, dims, stats), (x,))
 
 
 @pytest.mark.parametrize("dims", DIMS)
@@ -72,3 +75,34 @@ def test_unused_statistics_give_a_zero_gradient():
     mean, _ = moments(x, (1,), ("mean", "s2"))
     (mean * 0).sum().backward()
     assert torch.equal(x.grad, torch.zeros_like(x))
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 3, 3), (1, 2, 7, 7), (3, 2, 3, 5), (6, 1, 5, 5)])
+@pytest.mark.parametrize("bias", [False, True])
+def test_same_conv_gradcheck(shape, bias):
+    """SameConv2d's backward (forward convs) against finite differences, and its gradients
+    against conv2d's own autograd, double backward included (the exact second-order search)."""
+    torch.manual_seed(2)
+    out, inp, kh, kw = shape
+    x = torch.randn(2, inp, 6, 7, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(shape, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(out, dtype=torch.float64, requires_grad=True) if bias else None
+    args = (x, w) + ((b,) if bias else ())
+    assert torch.autograd.gradcheck(
+        lambda *a: SameConv2d.apply(a[0], a[1], a[2] if bias else None), args
+    )
+    assert torch.autograd.gradgradcheck(
+        lambda *a: SameConv2d.apply(a[0], a[1], a[2] if bias else None), args
+    )
+    padding = (kh // 2, kw // 2)
+    g = torch.randn(2, out, 6, 7, dtype=torch.float64)
+    fused = torch.autograd.grad((SameConv2d.apply(x, w, b) * g).sum(), args)
+    plain = torch.autograd.grad((F.conv2d(x, w, b, 1, padding) * g).sum(), args)
+    for a, c in zip(fused, plain, strict=True):
+        torch.testing.assert_close(a, c, rtol=1e-12, atol=1e-12)
+
+
+def test_same_conv2d_runs_any_other_conv_as_itself():
+    conv = torch.nn.Conv2d(2, 1, 3, padding=2, dilation=2).double()
+    x = torch.randn(2, 2, 5, 5, dtype=torch.float64)
+    assert torch.equal(same_conv2d(x, conv), conv(x))
