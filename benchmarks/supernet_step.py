@@ -1,11 +1,15 @@
 """Training-step time and peak memory of the SASE and HOGA supernets in a CIFAR ResNet-20,
 as ratios to the plain ResNet-20, and the time `sedsl generate` takes for every space.
 
-    python benchmarks/supernet_step.py [--rounds 10] [--batch 64] [--reference]
+    python benchmarks/supernet_step.py [--rounds 10] [--batch 64] [--reference] [--keep]
 
 With --reference the SASE and HOGA supernets generated with `--supernet reference` (DARTS'
 MixedOp, each candidate a module call) run beside the compiled ones (the default emission,
 generated/), as sase_ref and hoga_ref, so the table shows what compiling the edges gains.
+With --keep the compiled ones generated with `--no-recompute` (every intermediate kept for
+backward) run beside them too, as sase_keep and hoga_keep: what recomputing costs and saves.
+With --profile each network's step is also counted under torch.profiler: ATen calls and the
+CPU self-time of all of them, a fairer comparison than wall time on a loaded machine.
 
 Networks: He et al.'s ResNet-20 (sedsl.search.backbones, option A shortcut) with one
 `SupernetBlock` after the last BN of every basic block, before the residual add, all nine blocks
@@ -48,15 +52,20 @@ from sedsl.search.backbones import build_backbone, count_parameters  # noqa: E40
 
 CONFIGS = ("plain", "sase", "hoga")
 REFERENCE_CONFIGS = ("sase_ref", "hoga_ref")
-REFERENCE_DIR = Path(tempfile.gettempdir()) / "sedsl_bench_reference"
+KEEP_CONFIGS = ("sase_keep", "hoga_keep")
+# variant suffix -> (where it is generated, the `sedsl generate` options that make it)
+VARIANTS = {
+    "_ref": (Path(tempfile.gettempdir()) / "sedsl_bench_reference", ["--supernet", "reference"]),
+    "_keep": (Path(tempfile.gettempdir()) / "sedsl_bench_keep", ["--no-recompute"]),
+}
 
 
-def generate_reference() -> None:
-    """generated/ again, with --supernet reference, into REFERENCE_DIR."""
+def generate_variant(suffix: str) -> None:
+    """generated/ again for SASE and HOGA, with the variant's options, into its directory."""
+    out, options = VARIANTS[suffix]
     spaces = [str(ROOT / "spaces" / f"{name}.space") for name in ("sase", "hoga")]
     subprocess.run(
-        [sys.executable, "-m", "sedsl.cli", "generate", "--supernet", "reference", *spaces]
-        + ["-o", str(REFERENCE_DIR)],
+        [sys.executable, "-m", "sedsl.cli", "generate", *options, *spaces, "-o", str(out)],
         cwd=ROOT,
         capture_output=True,
         check=True,
@@ -64,8 +73,8 @@ def generate_reference() -> None:
 
 
 def load_supernet(config: str):
-    space = config.removesuffix("_ref")
-    base = REFERENCE_DIR if config.endswith("_ref") else ROOT / "generated"
+    space, _, suffix = config.partition("_")
+    base = VARIANTS[f"_{suffix}"][0] if suffix else ROOT / "generated"
     root = base / space
     package = f"_bench_{config}"
     spec = importlib.util.spec_from_file_location(
@@ -137,6 +146,22 @@ def memory(config: str, batch: int) -> dict[str, float]:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def print_profile(steppers: dict[str, Stepper]) -> None:
+    """ATen calls of one step of each network and the CPU self-time of all ops in it."""
+    from torch.profiler import ProfilerActivity, profile
+
+    print(f"\n{'network':<10} {'ATen calls':>11} {'CPU self ms':>12} {'x plain':>8}")
+    base = None
+    for config, stepper in steppers.items():
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            stepper.step()
+        events = [e for e in prof.key_averages() if e.key.startswith("aten::")]
+        calls = sum(e.count for e in events)
+        cpu = sum(e.self_cpu_time_total for e in prof.key_averages()) / 1e3
+        base = base or cpu
+        print(f"{config:<10} {calls:>11,} {cpu:12.1f} {cpu / base:8.2f}")
+
+
 def generate_times(repeats: int = 3) -> tuple[float, dict[str, float]]:
     """Wall time of the CLI generating every space (a subprocess, as a user runs it), and the
     in-process time of checking + rendering each space."""
@@ -173,8 +198,16 @@ def main() -> None:
     parser.add_argument(
         "--reference", action="store_true", help="also time the reference (MixedOp) supernets"
     )
+    parser.add_argument(
+        "--keep", action="store_true", help="also time the compiled supernets without recompute"
+    )
+    parser.add_argument(
+        "--profile", action="store_true", help="also count ATen calls and their CPU time"
+    )
     parser.add_argument("--skip-generate", action="store_true", help="skip timing generate")
-    parser.add_argument("--child", choices=CONFIGS + REFERENCE_CONFIGS, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--child", choices=CONFIGS + REFERENCE_CONFIGS + KEEP_CONFIGS, help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     if args.child:
         child(args.child, args.batch)
@@ -182,8 +215,10 @@ def main() -> None:
 
     torch.set_num_threads(2)
     configs = CONFIGS + (REFERENCE_CONFIGS if args.reference else ())
-    if args.reference:
-        generate_reference()
+    configs += KEEP_CONFIGS if args.keep else ()
+    for suffix, wanted in (("_ref", args.reference), ("_keep", args.keep)):
+        if wanted:
+            generate_variant(suffix)
     mem = {config: memory(config, args.batch) for config in configs}
     growth = {config: m["peak"] - m["before"] for config, m in mem.items()}
     steppers = {config: Stepper(config, args.batch) for config in configs}
@@ -217,6 +252,8 @@ def main() -> None:
             f"{median[config] / median['plain']:8.2f} {mem[config]['peak']:9.0f} "
             f"{growth[config]:11.0f} {growth[config] / growth['plain']:8.2f}"
         )
+    if args.profile:
+        print_profile(steppers)
 
     if args.skip_generate:
         return

@@ -431,3 +431,36 @@ def stacks(program: EdgeProgram) -> list[Stack]:
         for key, members in groups.items()
         if len(members) > 1
     ]
+
+
+# ---- recomputation ----------------------------------------------------------------------
+# A supernet keeps every candidate's intermediates for backward: at a SASE squeeze edge a dozen
+# maps of the input's size, several times what a plain network keeps. A compiled edge runs its
+# candidates under torch.utils.checkpoint instead, so backward recomputes them from the edge's
+# input (and what runs once). Recomputing gives the same values to the last bit, and the
+# checkpoint restores the RNG state, so dropout draws the same masks.
+
+# primitives whose modules update buffers in forward (BatchNorm's running statistics; GSoP's
+# pooling holds a BatchNorm2d): run twice, they would update them twice
+_RUNNING_STATS = frozenset({"bn", "cov_pool"})
+
+
+def run_once(program: EdgeProgram) -> set[int]:
+    """Nodes computed once, outside the recomputed part: modules with running statistics,
+    calls of modules the compiler does not see into (they may hold some), every node these
+    read, and the whole of a conv stack one of them is in (a stack is one call)."""
+    roots = [
+        i
+        for i, node in enumerate(program.nodes)
+        if node.kind == "call" or (node.kind == "prim" and node.op in _RUNNING_STATS)
+    ]
+    groups = {m: stack.members for stack in stacks(program) for m in stack.members}
+    once: set[int] = set()
+    while roots:
+        i = roots.pop()
+        if i in once:
+            continue
+        once.add(i)
+        roots.extend(program.nodes[i].args)
+        roots.extend(groups.get(i, ()))
+    return once

@@ -11,7 +11,7 @@ from __future__ import annotations
 import textwrap
 from dataclasses import dataclass, field
 
-from sedsl.codegen.compile import EdgeProgram, PNode, same_conv, stacks
+from sedsl.codegen.compile import EdgeProgram, PNode, run_once, same_conv, stacks
 from sedsl.codegen.emit import py_value
 from sedsl.ops.library import PRIMITIVES
 from sedsl.ops.primitive import CodeInputs
@@ -22,29 +22,40 @@ _COUNT = {"hw": "{x}.shape[2] * {x}.shape[3]", "c": "{x}.shape[1]"}
 
 
 @dataclass
+class EdgeBody:
+    """The methods of one compiled edge: `forward`, and when the candidates are recomputed in
+    backward, `mixed(x, weights, *once)`, which forward runs under torch.utils.checkpoint."""
+
+    forward_lines: list[str]
+    returns: str
+    mixed_args: list[str] = field(default_factory=list)
+    mixed_lines: list[str] = field(default_factory=list)
+    helpers: set[str] = field(default_factory=set)  # helpers of ops.py it calls
+    own: set[str] = field(default_factory=set)  # helpers of sedsl/ops/compiled.py it calls
+
+
+@dataclass
 class EdgeClass:
     """One compiled-edge class of supernet.py."""
 
     name: str
     doc: str
-    forward_lines: list[str]
-    returns: str
-    helpers: set[str] = field(default_factory=set)  # helpers of ops.py it calls
-    own: set[str] = field(default_factory=set)  # helpers of sedsl/ops/compiled.py it calls
+    body: EdgeBody
     edges: list[str] = field(default_factory=list)  # the edges that use it
 
 
-def forward_lines(program: EdgeProgram) -> tuple[list[str], str, set[str], set[str]]:
-    """(lines, returned expression, helpers of ops.py, helpers of compiled.py) of the forward
-    of `program`."""
+def edge_body(program: EdgeProgram, recompute: bool = True) -> EdgeBody:
+    """The Python of the compiled edge `program`; with `recompute`, everything but what must
+    run once (compile.run_once) is recomputed in backward instead of kept."""
     names: dict[int, str] = {}
-    lines: list[str] = []
-    helpers: set[str] = set()
-    own: set[str] = set()
-    uses_modules = False
+    outer: list[str] = []
+    inner: list[str] = []
+    body = EdgeBody([], "out")
+    modules = {"outer": False, "inner": False}
     stacked = {m: s for s in stacks(program) for m in s.members}
     gated, mix = _mix_lines(program, names)
     live = _live(program, gated)
+    once = run_once(program) if recompute else set(range(len(program.nodes)))
     for i, node in enumerate(program.nodes):
         if i not in live:  # a candidate's x * g, folded into the mixed gate
             continue
@@ -57,35 +68,66 @@ def forward_lines(program: EdgeProgram) -> tuple[list[str], str, set[str], set[s
         if node.kind == "item" and program.nodes[node.args[0]].op == "moments":
             continue  # named by the moments line
         names[i] = f"v{i}"
-        uses_modules |= node.module is not None or node.kind == "call"
+        part = "outer" if i in once else "inner"
+        lines = outer if i in once else inner
+        modules[part] |= node.module is not None or node.kind == "call"
         if node.kind == "stat" and node.op == "moments":
             lines += _moments_lines(program, i, names, live)
-            own |= {"Moments", "moments"}
+            body.own |= {"Moments", "moments"}
             continue
         stack = stacked.get(i)
         if stack is not None:
             if i == stack.members[0]:
                 lines += _stack_lines(program, stack, names[node.args[0]])
-                own.add(stack.helper)
+                body.own.add(stack.helper)
                 if stack.helper == "stacked_conv2d":  # runs conv2d_same
-                    own |= {"SameConv2d", "conv2d_same"}
+                    body.own |= {"SameConv2d", "conv2d_same"}
             continue
         readers = program.readers[i]
         note = f"  # {', '.join(readers)}" if len(readers) < len(program.labels) else ""
         if same_conv(node):
-            if "same_conv2d" not in own:
+            if "same_conv2d" not in body.own:
                 lines.append(
                     "# same_conv2d: a small conv whose backward runs as forward convs, faster"
                 )
                 lines.append("# on CPU (sedsl/ops/fused.py)")
-            own |= {"SameConv2d", "conv2d_same", "same_conv2d"}
+            body.own |= {"SameConv2d", "conv2d_same", "same_conv2d"}
             lines.append(f"v{i} = same_conv2d({names[node.args[0]]}, c{node.module}){note}")
             continue
         value, needed = _render(node, [names[a] for a in node.args])
-        helpers |= needed
+        body.helpers |= needed
         lines.append(f"v{i} = {value}{note}")
-    prelude = ["c = self.candidates"] if uses_modules else []
-    return prelude + lines + mix(), "out", helpers, own
+    prelude = ["c = self.candidates"]
+    if not inner:  # nothing worth recomputing: one forward, mixed in place
+        body.forward_lines = prelude * modules["outer"] + outer + mix()
+        return body
+    passed = _passed(program, live, once, gated)
+    body.mixed_args = ["x", "weights", *(names[i] for i in passed)]
+    body.mixed_lines = prelude * modules["inner"] + inner + mix()
+    body.forward_lines = prelude * modules["outer"] + outer + _checkpoint_comment(program, once)
+    body.returns = f"recomputed(self, self.mixed, {', '.join(body.mixed_args)})"
+    body.own.add("recomputed")
+    return body
+
+
+def _passed(program: EdgeProgram, live: set[int], once: set[int], gated) -> list[int]:
+    """The values computed once that the recomputed part reads, in program order."""
+    read = {a for i in live - once for a in program.nodes[i].args}
+    read |= {f for factors in gated.values() for f in factors or ()}
+    read |= {r for k, r in enumerate(program.results) if k not in gated}
+    return sorted(i for i in read & once if program.nodes[i].kind not in ("input", "const"))
+
+
+def _checkpoint_comment(program: EdgeProgram, once: set[int]) -> list[str]:
+    kept = [program.nodes[i] for i in sorted(once) if program.nodes[i].kind != "input"]
+    text = (
+        "the candidates' intermediates are recomputed in backward instead of kept "
+        "(torch.utils.checkpoint, `recomputed`): cheap to redo, several maps of the input's "
+        "size each"
+    )
+    if kept:
+        text += "; what updates running statistics (or is an opaque call) runs once, above"
+    return [f"# {line}" for line in textwrap.wrap(text, 86)]
 
 
 def _gate_factors(program: EdgeProgram, i: int) -> list[int] | None:

@@ -23,7 +23,7 @@ from sedsl import TEMPLATES_DIR
 from sedsl.check.sizes import block_pins, edge_pins
 from sedsl.codegen.buffer import edge_buffers, fixed_buffer
 from sedsl.codegen.compile import compile_edge
-from sedsl.codegen.edge_emit import EdgeClass, forward_lines, shared_note
+from sedsl.codegen.edge_emit import EdgeClass, edge_body, shared_note
 from sedsl.codegen.emit import (
     ClassSpec,
     Emitter,
@@ -37,6 +37,7 @@ from sedsl.codegen.emit import (
 )
 from sedsl.language import ir
 from sedsl.language.names import class_name
+from sedsl.shapes.dims import Dim
 
 MARKER = ".sedsl"
 MARKER_TEXT = "written by sedsl generate; sedsl may replace this directory\n"
@@ -104,14 +105,18 @@ def _helper_sources(filename: str) -> dict[str, str]:
 def _compiled_helpers(classes: list[EdgeClass]) -> list[str]:
     """Source of the helpers of sedsl/ops/compiled.py and fused.py the compiled edges call, in
     file order."""
-    needed = set().union(*(c.own for c in classes)) if classes else set()
+    needed = set().union(*(c.body.own for c in classes)) if classes else set()
     sources = {**_helper_sources("compiled.py"), **_helper_sources("fused.py")}
     return [sources[name] for name in sources if name in needed]
 
 
-def render_space(space: ir.SpaceIR, supernet: str = "compiled") -> dict[str, str]:
+def render_space(
+    space: ir.SpaceIR, supernet: str = "compiled", recompute: bool = False
+) -> dict[str, str]:
     """All files of `generated/<space>/`, as text. `supernet` picks how supernet.py runs the
-    searched edges (SUPERNETS); ops.py, fixed.py and space.json do not depend on it."""
+    searched edges (SUPERNETS); ops.py, fixed.py and space.json do not depend on it. With
+    `recompute`, compiled edges recompute their candidates in backward instead of keeping
+    their intermediates (less memory, more time: not the default)."""
     if supernet not in SUPERNETS:
         raise GenerateError(f"unknown supernet emission {supernet!r}; use one of {SUPERNETS}")
     emitter = Emitter(space)
@@ -129,7 +134,7 @@ def render_space(space: ir.SpaceIR, supernet: str = "compiled") -> dict[str, str
     checks = requirement_checks(emitter, block_names)
     check_args = ", ".join(f"{name}: int" for name in block_names.values())
     edges = tuple(_edge_spec(emitter, space, e, point_names) for e in space.block.edges)
-    edge_classes = _edge_classes(space) if supernet == "compiled" else []
+    edge_classes = _edge_classes(space, recompute) if supernet == "compiled" else []
     by_edge = {edge: c.name for c in edge_classes for edge in c.edges}
     supernet_block = _block_spec(
         emitter, space, block_names, edge_weights=True, point=point, edge_classes=by_edge
@@ -147,7 +152,7 @@ def render_space(space: ir.SpaceIR, supernet: str = "compiled") -> dict[str, str
     _guard_size(supernet_block, space, pins, supernet=True)
     _guard_size(fixed_block, space, pins, supernet=False)
     block_helpers = supernet_block.helpers & set(_runtime_helpers())
-    block_helpers |= set().union(*(c.helpers for c in edge_classes)) if edge_classes else set()
+    block_helpers |= set().union(*(c.body.helpers for c in edge_classes)) if edge_classes else set()
     all_specs = {**op_specs, **prim_specs}
     # runtime helpers the supernet block calls itself (e.g. tile_broadcast outside an edge):
     # ops.py defines them and supernet.py imports them from there
@@ -174,6 +179,7 @@ def render_space(space: ir.SpaceIR, supernet: str = "compiled") -> dict[str, str
             point=point,
             edge_classes=edge_classes,
             compiled_helpers=_compiled_helpers(edge_classes),
+            checkpoint=any(c.body.mixed_lines for c in edge_classes),
         ),
         "fixed.py": _render(
             "fixed.py.j2",
@@ -249,14 +255,21 @@ def _edge_spec(emitter, space, edge: ir.EdgeIR, point_names: dict[str, str]) -> 
     return EdgeSpec(edge.py, ctors)
 
 
-def _edge_classes(space: ir.SpaceIR) -> list[EdgeClass]:
+def _full_map(shape: tuple[Dim, ...]) -> bool:
+    """Whether an edge's input is a full feature map (no axis of size 1, e.g. not SASE's
+    [B, C, 1, 1] descriptor or [B, 1, H, W] map): only there do the candidates keep enough
+    for backward to be worth recomputing; elsewhere recomputing costs time and saves little."""
+    return not any(d.is_int(1) for d in shape[1:])
+
+
+def _edge_classes(space: ir.SpaceIR, recompute: bool) -> list[EdgeClass]:
     """One compiled class per distinct edge program (edges of one op set on inputs of the
     same kind share one), named after the op set."""
     classes: dict[tuple, EdgeClass] = {}
     for edge in space.block.edges:
         program = compile_edge(space, edge)
-        lines, returns, helpers, own = forward_lines(program)
-        key = (edge.opset, tuple(lines), returns)
+        body = edge_body(program, recompute and _full_map(edge.input))
+        key = (edge.opset, tuple(body.forward_lines), tuple(body.mixed_lines), body.returns)
         if key not in classes:
             taken = sum(1 for k in classes if k[0] == edge.opset)
             name = class_name(f"{edge.opset}_edge" + (f"_{taken + 1}" if taken else ""))
@@ -265,7 +278,7 @@ def _edge_classes(space: ir.SpaceIR) -> list[EdgeClass]:
                 "inlined into one program over the input, then mixed as MixedOp does. "
                 + shared_note(program)
             )
-            classes[key] = EdgeClass(name, doc, lines, returns, helpers, own)
+            classes[key] = EdgeClass(name, doc, body)
         classes[key].edges.append(edge.py)
     return list(classes.values())
 

@@ -6,8 +6,11 @@ so every candidate keeps its own parameters (and the state dict stays the refere
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
 
 from sedsl.ops.fused import conv2d_same
 
@@ -48,3 +51,27 @@ def stacked_channel_conv1d(
         )
     out = nn.functional.conv1d(x.reshape(b, 1, c), torch.cat(weights), bias, padding=size // 2)
     return tuple(out[:, i].reshape(b, c, 1, 1) for i in range(len(convs)))
+
+
+def recomputed(edge: nn.Module, fn: Callable[..., Tensor], *args: Tensor) -> Tensor:
+    """fn(*args) under torch.utils.checkpoint: its intermediates are recomputed in backward
+    instead of kept. The recomputation runs with the weights the forward ran with, passed
+    through the checkpoint: a search's torch.func.functional_call swaps other tensors into
+    `edge` only while its forward runs, and autograd's version check then still catches a
+    weight changed in place between forward and backward."""
+    slots = [(m, n) for m in edge.modules() for n, w in m._parameters.items() if w is not None]
+    held = [m._parameters[leaf] for m, leaf in slots]
+
+    def run(*values: Tensor) -> Tensor:
+        swapped = []
+        try:
+            for (module, leaf), value in zip(slots, values[len(args) :], strict=True):
+                if module._parameters[leaf] is not value:
+                    swapped.append((module, leaf, module._parameters[leaf]))
+                    module._parameters[leaf] = value
+            return fn(*values[: len(args)])
+        finally:
+            for module, leaf, old in swapped:
+                module._parameters[leaf] = old
+
+    return checkpoint(run, *args, *held, use_reentrant=False)
