@@ -8,8 +8,8 @@ MixedOp, each candidate a module call) run beside the compiled ones (the default
 generated/), as sase_ref and hoga_ref, so the table shows what compiling the edges gains.
 With --keep the compiled ones generated with `--no-recompute` (every intermediate kept for
 backward) run beside them too, as sase_keep and hoga_keep: what recomputing costs and saves.
-With --profile each network's step is also counted under torch.profiler: ATen calls and the
-CPU self-time of all of them, a fairer comparison than wall time on a loaded machine.
+With --profile each network's step is also counted under torch.profiler: its ATen calls, a
+comparison that load does not blur as it does wall time.
 
 Networks: He et al.'s ResNet-20 (sedsl.search.backbones, option A shortcut) with one
 `SupernetBlock` after the last BN of every basic block, before the residual add, all nine blocks
@@ -147,19 +147,18 @@ def memory(config: str, batch: int) -> dict[str, float]:
 
 
 def print_profile(steppers: dict[str, Stepper]) -> None:
-    """ATen calls of one step of each network and the CPU self-time of all ops in it."""
+    """ATen calls of one step of each network (load-independent, unlike its time; the
+    profiler's CPU self-times were not trustworthy with several networks in one process)."""
     from torch.profiler import ProfilerActivity, profile
 
-    print(f"\n{'network':<10} {'ATen calls':>11} {'CPU self ms':>12} {'x plain':>8}")
+    print(f"\n{'network':<10} {'ATen calls':>11} {'x plain':>8}")
     base = None
     for config, stepper in steppers.items():
         with profile(activities=[ProfilerActivity.CPU]) as prof:
             stepper.step()
-        events = [e for e in prof.key_averages() if e.key.startswith("aten::")]
-        calls = sum(e.count for e in events)
-        cpu = sum(e.self_cpu_time_total for e in prof.key_averages()) / 1e3
-        base = base or cpu
-        print(f"{config:<10} {calls:>11,} {cpu:12.1f} {cpu / base:8.2f}")
+        calls = sum(e.count for e in prof.key_averages() if e.key.startswith("aten::"))
+        base = base or calls
+        print(f"{config:<10} {calls:>11,} {calls / base:8.2f}")
 
 
 def generate_times(repeats: int = 3) -> tuple[float, dict[str, float]]:
@@ -202,7 +201,7 @@ def main() -> None:
         "--keep", action="store_true", help="also time the compiled supernets without recompute"
     )
     parser.add_argument(
-        "--profile", action="store_true", help="also count ATen calls and their CPU time"
+        "--profile", action="store_true", help="also count the ATen calls of a step"
     )
     parser.add_argument("--skip-generate", action="store_true", help="skip timing generate")
     parser.add_argument(
