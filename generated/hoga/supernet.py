@@ -119,62 +119,85 @@ def moments(x: Tensor, dims: tuple[int, ...], stats: tuple[str, ...]) -> tuple[T
 
 
 class SameConv2d(torch.autograd.Function):
-    """conv2d at stride 1, no groups or dilation, 'same' zero padding (odd kernels), its
-    backward as two forward convolutions. On CPU, oneDNN's backward of the small convolutions
-    attention candidates use (one or two channels in and out, 3x3 to 7x7) is several times
-    slower than a forward convolution of the same size. The input's gradient is the forward
-    conv of the output's gradient with the kernels flipped, in and out swapped; the kernels'
-    gradient is the forward conv of the input, batch and channels swapped, with the output's
-    gradient (swapped alike) as its kernel. Both are differentiable, so double backward (the
-    exact second-order search) works through them."""
+    """conv2d at stride 1 with 'same' zero padding (odd kernels), its input's gradient as a
+    forward convolution. On CPU, oneDNN's backward of the small or dilated convolutions
+    attention candidates use (one or two channels; dilated depthwise) is several times slower
+    than a forward convolution of the same size. The input's gradient is the forward conv of
+    the output's gradient with the kernels flipped, in and out swapped within each group;
+    without groups or dilation, the kernels' gradient is the forward conv of the input, batch
+    and channels swapped, with the output's gradient (swapped alike) as its kernel, else
+    ATen's weight-only backward. All are differentiable, so double backward (the exact
+    second-order search) works through them."""
 
     @staticmethod
-    def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor | None):
-        padding = (weight.shape[-2] // 2, weight.shape[-1] // 2)
+    def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor | None, dilation: int, groups: int):
+        padding = (dilation * (weight.shape[-2] // 2), dilation * (weight.shape[-1] // 2))
         ctx.save_for_backward(x, weight)
-        ctx.padding, ctx.has_bias = padding, bias is not None
-        return torch.nn.functional.conv2d(x, weight, bias, 1, padding)
+        ctx.conf = (padding, dilation, groups, bias is not None)
+        return torch.nn.functional.conv2d(x, weight, bias, 1, padding, dilation, groups)
 
     @staticmethod
     def backward(ctx, g: Tensor):
         x, weight = ctx.saved_tensors
+        padding, dilation, groups, has_bias = ctx.conf
         conv2d = torch.nn.functional.conv2d
         grad_x = grad_w = grad_b = None
         if ctx.needs_input_grad[0]:
-            grad_x = conv2d(g, weight.flip(-2, -1).transpose(0, 1), None, 1, ctx.padding)
+            out, per_group, kh, kw = weight.shape
+            swapped = weight.flip(-2, -1).reshape(groups, out // groups, per_group, kh, kw)
+            swapped = swapped.transpose(1, 2).reshape(groups * per_group, out // groups, kh, kw)
+            grad_x = conv2d(g, swapped, None, 1, padding, dilation, groups)
         if ctx.needs_input_grad[1]:
-            grad_w = conv2d(x.transpose(0, 1), g.transpose(0, 1), None, 1, ctx.padding)
-            grad_w = grad_w.transpose(0, 1)
-        if ctx.has_bias and ctx.needs_input_grad[2]:
+            if groups == 1 and dilation == 1:
+                grad_w = conv2d(x.transpose(0, 1), g.transpose(0, 1), None, 1, padding)
+                grad_w = grad_w.transpose(0, 1)
+            else:
+                grad_w = torch.ops.aten.convolution_backward(
+                    g,
+                    x,
+                    weight,
+                    None,
+                    [1, 1],
+                    list(padding),
+                    [dilation, dilation],
+                    False,
+                    [0, 0],
+                    groups,
+                    [False, True, False],
+                )[1]
+        if has_bias and ctx.needs_input_grad[2]:
             grad_b = g.sum(dim=(0, 2, 3))
-        return grad_x, grad_w, grad_b
+        return grad_x, grad_w, grad_b, None, None
 
 
-def conv2d_same(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
-    """conv2d at stride 1 with 'same' zero padding (odd kernels, no groups or dilation), by
-    `SameConv2d` where that is faster: on CPU, for at most 8 in x out channels (measured: 2-3x
-    faster forward + backward for 1 or 2 channels, even at 16 x 16)."""
-    if x.device.type == "cpu" and weight.shape[0] * weight.shape[1] <= 8:
-        return SameConv2d.apply(x, weight, bias)
-    padding = (weight.shape[-2] // 2, weight.shape[-1] // 2)
-    return torch.nn.functional.conv2d(x, weight, bias, 1, padding)
+def conv2d_same(
+    x: Tensor, weight: Tensor, bias: Tensor | None, dilation: int = 1, groups: int = 1
+) -> Tensor:
+    """conv2d at stride 1 with 'same' zero padding (odd kernels), by `SameConv2d` where that
+    is faster on CPU (measured): at most 8 in x out channels without groups (2-3x forward +
+    backward), or any dilated conv (about 2x)."""
+    small = groups == 1 and weight.shape[0] * weight.shape[1] <= 8
+    if x.device.type == "cpu" and (small or dilation > 1):
+        return SameConv2d.apply(x, weight, bias, dilation, groups)
+    padding = (dilation * (weight.shape[-2] // 2), dilation * (weight.shape[-1] // 2))
+    return torch.nn.functional.conv2d(x, weight, bias, 1, padding, dilation, groups)
 
 
 def same_conv2d(x: Tensor, conv: torch.nn.Conv2d) -> Tensor:
     """conv(x) for a candidate's stride-1 'same' conv, by `conv2d_same`; any other conv (its
     module changed since) runs as itself."""
     kh, kw = conv.weight.shape[-2:]
+    d = conv.dilation[0]
     plain = (
         type(conv) is torch.nn.Conv2d
         and conv.stride == (1, 1)
-        and conv.dilation == (1, 1)
-        and conv.groups == 1
+        and conv.dilation == (d, d)
         and conv.padding_mode == "zeros"
-        and conv.padding == (kh // 2, kw // 2)
+        and conv.padding == (d * (kh // 2), d * (kw // 2))
         and kh % 2 == 1
         and kw % 2 == 1
     )
-    return conv2d_same(x, conv.weight, conv.bias) if plain else conv(x)
+    return conv2d_same(x, conv.weight, conv.bias, d, conv.groups) if plain else conv(x)
 
 
 # The searched edges in block order, and each edge's candidates in op-set order.
@@ -544,11 +567,11 @@ class HogaOpsEdge(MixedOp):
         # on CPU (sedsl/ops/fused.py)
         v22 = same_conv2d(v21, c[2].conv2d)  # spatial_d1
         v23 = torch.sigmoid(v22)  # spatial_d1
-        v25 = c[3].conv2d(v21)  # spatial_d2
+        v25 = same_conv2d(v21, c[3].conv2d)  # spatial_d2
         v26 = torch.sigmoid(v25)  # spatial_d2
-        v28 = c[4].conv2d(x)  # norm_d1
+        v28 = same_conv2d(x, c[4].conv2d)  # norm_d1
         v29 = torch.sigmoid(v28)  # norm_d1
-        v31 = c[5].conv2d(x)  # norm_d2
+        v31 = same_conv2d(x, c[5].conv2d)  # norm_d2
         v32 = torch.sigmoid(v31)  # norm_d2
         v34 = c[6].channel_attn_v2.mlp.hidden_conv2d(v2)  # cbam
         v35 = torch.relu(v34)  # cbam

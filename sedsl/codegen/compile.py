@@ -404,9 +404,9 @@ def _stack_key(node: PNode) -> tuple | None:
 
 
 def same_conv(node: PNode) -> bool:
-    """A conv2d with weights at stride 1, 'same' padding, no groups or dilation and an odd
-    kernel larger than 1x1: `same_conv2d` of sedsl/ops/fused.py runs it (its backward as
-    forward convs, where that is faster)."""
+    """A conv2d with weights at stride 1, 'same' padding and an odd kernel larger than 1x1:
+    `same_conv2d` of sedsl/ops/fused.py runs it (its backward as forward convs, where that
+    is faster)."""
     if node.kind != "prim" or node.op != "conv2d" or node.module is None:
         return False
     p = dict(node.params)
@@ -415,8 +415,7 @@ def same_conv(node: PNode) -> bool:
     kw = _const(p["kw"] if isinstance(p.get("kw"), Dim) else k)
     if None in (kh, kw) or kh % 2 != 1 or kw % 2 != 1 or kh * kw == 1:
         return False
-    plain = _const(p.get("groups")) == 1 and _const(p.get("dilation")) == 1
-    return plain and _const(p.get("stride", 1)) == 1 and p.get("padding") is None
+    return _const(p.get("stride", 1)) == 1 and p.get("padding") is None  # groups: at run time
 
 
 def stacks(program: EdgeProgram) -> list[Stack]:

@@ -77,32 +77,43 @@ def test_unused_statistics_give_a_zero_gradient():
     assert torch.equal(x.grad, torch.zeros_like(x))
 
 
-@pytest.mark.parametrize("shape", [(1, 1, 3, 3), (1, 2, 7, 7), (3, 2, 3, 5), (6, 1, 5, 5)])
+@pytest.mark.parametrize(
+    "shape, dilation, groups",
+    [
+        ((1, 1, 3, 3), 1, 1),
+        ((1, 2, 7, 7), 1, 1),
+        ((3, 2, 3, 5), 1, 1),
+        ((6, 1, 5, 5), 1, 1),
+        ((1, 2, 3, 3), 2, 1),
+        ((4, 1, 3, 3), 2, 4),
+        ((4, 2, 3, 3), 1, 2),
+    ],
+)
 @pytest.mark.parametrize("bias", [False, True])
-def test_same_conv_gradcheck(shape, bias):
+def test_same_conv_gradcheck(shape, dilation, groups, bias):
     """SameConv2d's backward (forward convs) against finite differences, and its gradients
     against conv2d's own autograd, double backward included (the exact second-order search)."""
     torch.manual_seed(2)
-    out, inp, kh, kw = shape
-    x = torch.randn(2, inp, 6, 7, dtype=torch.float64, requires_grad=True)
+    out, per_group, kh, kw = shape
+    x = torch.randn(2, per_group * groups, 6, 7, dtype=torch.float64, requires_grad=True)
     w = torch.randn(shape, dtype=torch.float64, requires_grad=True)
     b = torch.randn(out, dtype=torch.float64, requires_grad=True) if bias else None
     args = (x, w) + ((b,) if bias else ())
-    assert torch.autograd.gradcheck(
-        lambda *a: SameConv2d.apply(a[0], a[1], a[2] if bias else None), args
-    )
-    assert torch.autograd.gradgradcheck(
-        lambda *a: SameConv2d.apply(a[0], a[1], a[2] if bias else None), args
-    )
-    padding = (kh // 2, kw // 2)
+
+    def conv(*a):
+        return SameConv2d.apply(a[0], a[1], a[2] if bias else None, dilation, groups)
+
+    assert torch.autograd.gradcheck(conv, args)
+    assert torch.autograd.gradgradcheck(conv, args)
+    padding = (dilation * (kh // 2), dilation * (kw // 2))
     g = torch.randn(2, out, 6, 7, dtype=torch.float64)
-    fused = torch.autograd.grad((SameConv2d.apply(x, w, b) * g).sum(), args)
-    plain = torch.autograd.grad((F.conv2d(x, w, b, 1, padding) * g).sum(), args)
+    fused = torch.autograd.grad((conv(*args) * g).sum(), args)
+    plain = torch.autograd.grad((F.conv2d(x, w, b, 1, padding, dilation, groups) * g).sum(), args)
     for a, c in zip(fused, plain, strict=True):
         torch.testing.assert_close(a, c, rtol=1e-12, atol=1e-12)
 
 
 def test_same_conv2d_runs_any_other_conv_as_itself():
-    conv = torch.nn.Conv2d(2, 1, 3, padding=2, dilation=2).double()
+    conv = torch.nn.Conv2d(2, 1, 3, padding=1, dilation=2).double()  # not 'same
     x = torch.randn(2, 2, 5, 5, dtype=torch.float64)
     assert torch.equal(same_conv2d(x, conv), conv(x))
