@@ -8,6 +8,8 @@ Targets (issue 10 point 5): `sedsl check spaces/*.space` within 1.2x of
 `python -c "import lark"` as a user runs it (the check cache warm, as after any earlier
 check of unchanged files) and within 2.0x cold (SEDSL_NO_CACHE=1: parse, resolve and
 check everything). Run it on a quiet machine: state the load average with the figures.
+It runs `python -m sedsl`, which is what the `sedsl` console script runs (sedsl/__main__.py;
+a plain `check` starts there without click).
 Every run may write and read bytecode (__pycache__), as an installed sedsl and lark do:
 with PYTHONDONTWRITEBYTECODE set, as in some sandboxes, each run would compile sedsl's
 sources again (about 100 ms) while lark's come precompiled, which is no user's case.
@@ -52,7 +54,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=15)
     args = parser.parse_args()
     spaces = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "spaces").glob("*.space"))
-    check = [sys.executable, "-m", "sedsl.cli", "check", *spaces]
+    check = [sys.executable, "-m", "sedsl", "check", *spaces]
     lark = [sys.executable, "-c", "import lark"]
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     cold_env = {**env, "SEDSL_NO_CACHE": "1"}

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from sedsl.check.internal import EXIT_INTERNAL, internal_error, is_internal
+from sedsl.check.internal import EXIT_INTERNAL, internal_error
 from sedsl.diagnostics.codes import Code
 from sedsl.options import (  # noqa: F401 (the backbone names are part of the CLI's surface)
     COST_BACKBONES,
@@ -125,19 +125,12 @@ def _colour(err: bool = False) -> bool:
 
 
 def _parse_sets(values: tuple[str, ...]) -> dict[str, int | float]:
-    overrides: dict[str, int | float] = {}
-    for item in values:
-        name, sep, raw = item.partition("=")
-        if not sep:
-            raise click.BadParameter(f"expected NAME=VALUE, got `{item}`", param_hint="--set")
-        try:
-            overrides[name.strip()] = int(raw)
-        except ValueError:
-            try:
-                overrides[name.strip()] = float(raw)
-            except ValueError:
-                raise click.BadParameter(f"`{raw}` is not a number", param_hint="--set") from None
-    return overrides
+    from sedsl.check.command import parse_overrides
+
+    try:
+        return parse_overrides(values)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--set") from None
 
 
 def _no_traceback(command):
@@ -188,54 +181,15 @@ def main() -> None:
 @_no_traceback
 def check(files: tuple[Path, ...], fmt: str, sets: tuple[str, ...]) -> None:
     """Check .space files: syntax, names, every candidate's shapes at every point."""
-    from sedsl.check.batch import check_paths
-    from sedsl.check.render import render_concise, render_json, render_text, size_note
+    from sedsl.check.command import run_check  # the console script may run it without click
 
-    overrides = _parse_sets(sets)
-    all_diags, sources, summaries, sizes = [], {}, [], []
-    for path, result in zip(files, check_paths(list(files), overrides), strict=True):
-        all_diags.extend(result.diagnostics)
-        sources.update(_sources_of(path, result.diagnostics))
-        if result.summary:
-            summaries.append(result.summary)
-        if result.sizes:
-            sizes.append(result.sizes)
-            note = size_note(result.sizes)
-            if note:
-                summaries.append(note)
-    colour = _colour()
-    if fmt == "json":
-        click.echo(render_json(all_diags, [str(f) for f in files], sizes), nl=False)
-    elif fmt == "concise":
-        click.echo(render_concise(all_diags), nl=False)
-    else:
-        if all_diags:
-            click.echo(render_text(all_diags, sources, colour))
-        for line in summaries:
-            click.echo(line)
-        errors = sum(d.is_error for d in all_diags)
-        warnings = len(all_diags) - errors
-        if errors:
-            click.echo(
-                f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"
-            )
-    if any(is_internal(d) for d in all_diags):
-        sys.exit(EXIT_INTERNAL)
-    if any(d.code == Code.CANNOT_READ for d in all_diags) and not any(
-        d.is_error and d.code != Code.CANNOT_READ for d in all_diags
-    ):
-        sys.exit(EXIT_USAGE)
-    sys.exit(EXIT_ERRORS if any(d.is_error for d in all_diags) else EXIT_OK)
+    sys.exit(run_check(list(files), fmt, _parse_sets(sets), _colour(), click.echo))
 
 
 def _sources_of(path: Path, diags) -> dict[str, str]:
-    sources = {}
-    for file in {d.span.file for d in diags} | {lab.span.file for d in diags for lab in d.labels}:
-        try:
-            sources[file] = Path(file).read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            continue
-    return sources
+    from sedsl.check.render import sources_of
+
+    return sources_of(diags)
 
 
 def _extern_notes(space) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from pathlib import Path
 
 from sedsl.diagnostics.diagnostic import Diagnostic, Severity
 from sedsl.diagnostics.span import Span
@@ -26,6 +27,19 @@ def _paint(text: str, style: str, colour: bool) -> str:
 
 def render_text(diags: Iterable[Diagnostic], sources: dict[str, str], colour: bool = False) -> str:
     return "\n".join(_render_one(d, sources, colour) for d in diags)
+
+
+def sources_of(diags: Iterable[Diagnostic]) -> dict[str, str]:
+    """The text of each file the diagnostics point at (their spans and labels), for
+    render_text's source lines; a file that cannot be read is left out."""
+    diags = list(diags)
+    sources = {}
+    for file in {d.span.file for d in diags} | {lab.span.file for d in diags for lab in d.labels}:
+        try:
+            sources[file] = Path(file).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+    return sources
 
 
 def _render_one(d: Diagnostic, sources: dict[str, str], colour: bool) -> str:
