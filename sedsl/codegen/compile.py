@@ -207,9 +207,11 @@ class _Builder:
         if name in _AXIS_PRIMS or full.get("over", "hw") not in ("hw", "c"):
             # edge_emit renders every argument as [B, C, H, W]; these depend on the rank
             raise NotInlinable(f"{name} over axes of a tensor of unknown rank")
-        lowered = _LOWERINGS.get(name)
-        if lowered is not None and module is None:
-            return lowered(self, args[0], full)
+        lowered = _LOWERINGS.get(name) if module is None else _MODULE_LOWERINGS.get(name)
+        if lowered is not None:
+            found = lowered(self, args[0], full, module)
+            if found is not None:
+                return found
         return self.add(PNode("prim", name, args, tuple(sorted(full.items())), module))
 
 
@@ -236,18 +238,18 @@ def _moment(b: _Builder, x: int, over: str, stat: str) -> int:
     return b.add(PNode("stat", "moment", (x,), (("over", over), ("stat", stat))))
 
 
-def _lower_std(b: _Builder, x: int, params) -> int:
+def _lower_std(b: _Builder, x: int, params, module=None) -> int:
     over = _over(params)
     total = _moment(b, x, over, "s2")
     unbiased = bool(params.get("unbiased", True))
     return b.add(PNode("stat", "std", (total, x), (("over", over), ("unbiased", unbiased))))
 
 
-def _lower_skew(b: _Builder, x: int, params) -> int:
+def _lower_skew(b: _Builder, x: int, params, module=None) -> int:
     return _moment(b, x, _over(params), "m3")
 
 
-def _lower_lp(b: _Builder, x: int, params) -> int:
+def _lower_lp(b: _Builder, x: int, params, module=None) -> int:
     p = params.get("p", 4.0)
     if p not in (2, 3, 4):  # a sum of a power that is not a moment: lp_pool's own call
         return b.add(PNode("prim", "lp_pool", (x,), tuple(sorted(params.items()))))
@@ -255,8 +257,22 @@ def _lower_lp(b: _Builder, x: int, params) -> int:
     return b.add(PNode("stat", "root", (total,), (("p", p),)))
 
 
+def _lower_norm_l2(b: _Builder, x: int, params, module: str) -> int | None:
+    """norm_l2_pool over hw (instance norm, then the L2 norm per channel) is a closed form in
+    the biased variance (NormL2Pool in sedsl/ops/runtime.py): the variance is s2 / n, the
+    moment the other squeezes of x share, so it costs no pass of its own (`x.var` is one of
+    the slowest reductions on CPU, and its backward several more). Over c it normalises the
+    map itself: its module's call."""
+    if _over(params) != "hw":
+        return None
+    total = _moment(b, x, "hw", "s2")
+    return b.add(PNode("stat", "norm_l2", (total, x), (("over", "hw"),), module))
+
+
 _AXIS_PRIMS = frozenset({"permute", "reshape", "rearrange", "softmax", "matmul"})
 _LOWERINGS = {"std_pool": _lower_std, "skew_pool": _lower_skew, "lp_pool": _lower_lp}
+# lowerings of primitives with weights: the node keeps the module, whose weights it reads
+_MODULE_LOWERINGS = {"norm_l2_pool": _lower_norm_l2}
 
 
 # ---- the pass ---------------------------------------------------------------------------

@@ -94,6 +94,14 @@ def edge_body(program: EdgeProgram, recompute: bool = True) -> EdgeBody:
             body.own |= {"SameConv2d", "conv2d_same", "same_conv2d"}
             lines.append(f"v{i} = same_conv2d({names[node.args[0]]}, c{node.module}){note}")
             continue
+        if node.kind == "stat" and node.op == "norm_l2":  # compile._lower_norm_l2
+            total, source = (names[a] for a in node.args)
+            count = _COUNT["hw"].format(x=source)
+            body.own.add("instance_norm_l2")
+            lines.append("# instance norm + L2 norm as its closed form in s2 / n: no pass over")
+            lines.append(f"# {source} of its own (sedsl/ops/fused.py)")
+            lines.append(f"v{i} = instance_norm_l2({total}, {count}, c{node.module}){note}")
+            continue
         value, needed = _render(node, [names[a] for a in node.args])
         body.helpers |= needed
         lines.append(f"v{i} = {value}{note}")
