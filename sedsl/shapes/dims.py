@@ -33,6 +33,9 @@ class _once:
         return value
 
 
+_SYMBOLS: dict[str, Dim] = {}  # Dim.sym's: one object per symbol name
+_SYMBOLS_MAX = 4096
+
 # A coefficient is an int when integral, a Fraction only when not: int arithmetic and hashing
 # run in C, Fraction's in Python, and an int equals (and hashes as) the Fraction of its value.
 Coeff = int | Fraction
@@ -56,10 +59,20 @@ class Opaque:
     def __lt__(self, other: Opaque) -> bool:
         return self.key() < other.key()
 
-    def evaluate(self, env: dict[str, Number]) -> Fraction:
+    def evaluate(self, env: dict[str, Number]) -> Number:
         values = [a.evaluate(env) for a in self.args]
         if self.kind in ("floordiv", "ceildiv", "mod", "div") and values[1] == 0:
             raise ZeroDivisionError(str(self))
+        if type(values[0]) is int and type(values[1]) is int:  # exact, and no Fraction made
+            a, b = values[0], values[1]
+            if self.kind == "floordiv":
+                return a // b
+            if self.kind == "ceildiv":
+                return -(-a // b)
+            if self.kind == "mod":
+                return a % b
+            if self.kind == "div":
+                return _coeff(Fraction(a, b))
         if self.kind == "floordiv":
             return Fraction(math.floor(values[0] / values[1]))
         if self.kind == "ceildiv":
@@ -143,6 +156,13 @@ class Dim:
     def _hash(self) -> int:
         return hash(self.terms)
 
+    def __eq__(self, other) -> bool:  # dims are often the very same object (Dim.sym interns)
+        if self is other:
+            return True
+        if other.__class__ is Dim:
+            return self.terms == other.terms
+        return NotImplemented
+
     # ---- construction --------------------------------------------------------------
     @staticmethod
     def const(value: Number) -> Dim:
@@ -151,7 +171,12 @@ class Dim:
 
     @staticmethod
     def sym(name: str) -> Dim:
-        return Dim(((((name, 1),), 1),))
+        dim = _SYMBOLS.get(name)
+        if dim is None:
+            if len(_SYMBOLS) >= _SYMBOLS_MAX:  # bounded: the language server runs for days
+                _SYMBOLS.clear()
+            dim = _SYMBOLS[name] = Dim(((((name, 1),), 1),))
+        return dim
 
     @staticmethod
     def _atom(atom: Opaque) -> Dim:
@@ -181,6 +206,15 @@ class Dim:
     def symbols(self) -> frozenset[str]:
         return self._symbols
 
+    @_once
+    def _lone(self) -> str | None:
+        """The symbol when the dim is exactly one (`C`), the commonest dim of all."""
+        if len(self.terms) == 1:
+            mono, coeff = self.terms[0]
+            if coeff == 1 and len(mono) == 1 and mono[0][1] == 1 and type(mono[0][0]) is str:
+                return mono[0][0]
+        return None
+
     # a dim is immutable and shared: its symbols and text are computed once, not per query
     @_once
     def _symbols(self) -> frozenset[str]:
@@ -194,8 +228,13 @@ class Dim:
                         found |= arg.symbols()
         return frozenset(found)
 
-    def evaluate(self, env: dict[str, Number]) -> Fraction:
-        """The value under `env`; raises KeyError for an unbound symbol."""
+    def evaluate(self, env: dict[str, Number]) -> Number:
+        """The value under `env`, an int where it is one, else a Fraction; raises KeyError
+        for an unbound symbol."""
+        lone = self._lone
+        if lone is not None:
+            value = env[lone]
+            return value if type(value) is int else Fraction(value)
         total: int | Fraction = 0
         for mono, coeff in self.terms:
             term: Coeff = coeff  # plain ints while exact: Fraction arithmetic is slow
@@ -208,12 +247,15 @@ class Dim:
                 else:
                     term = Fraction(term) / Fraction(base) ** -power
             total += term
-        return Fraction(total)
+        return total if type(total) is int else Fraction(total)
 
     def subs(self, mapping: dict[str, Dim]) -> Dim:
         """Replace symbols by dims (instantiating an op's signature at a call site)."""
         if not mapping:
             return self
+        lone = self._lone
+        if lone is not None:
+            return mapping.get(lone, self)
         bindings = sorted((n, mapping[n]) for n in self._symbols if n in mapping)
         if not bindings:
             return self
