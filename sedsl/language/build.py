@@ -31,7 +31,7 @@ class Tok(NamedTuple):
     end: int
 
 
-_new_span, _set = object.__new__, object.__setattr__
+_new_span = tuple.__new__
 
 
 def _string_value(text: str) -> str:
@@ -52,18 +52,8 @@ class AstBuilder:
         end_column, start, end); None for a node that covers no text."""
         if at is None:
             return Span.point(self.file)
-        # the Span that Span(self.file, *at[1:]) makes, a third cheaper than its frozen
-        # __init__ (which looks object.__setattr__ up per field); not through __dict__,
-        # which would turn the instance's inline attributes into a dict, slower to read
-        span = _new_span(Span)
-        _set(span, "file", self.file)
-        _set(span, "line", at[1])
-        _set(span, "column", at[2])
-        _set(span, "end_line", at[3])
-        _set(span, "end_column", at[4])
-        _set(span, "start", at[5])
-        _set(span, "end", at[6])
-        return span
+        # the Span that Span(self.file, *at[1:]) makes, without its __new__'s Python frame
+        return _new_span(Span, (self.file, at[1], at[2], at[3], at[4], at[5], at[6]))
 
     # declarations
     def space_decl(self, at, children):
