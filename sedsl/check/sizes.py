@@ -27,12 +27,7 @@ Pins = dict[str, str]  # a symbol of the graph -> what pins it, for the message
 
 def lone_symbol(d: Dim) -> str | None:
     """The symbol when `d` is exactly one symbol (`H`), else None (`H // 2`, `1`)."""
-    if len(d.terms) != 1:
-        return None
-    mono, coeff = d.terms[0]
-    if coeff == 1 and len(mono) == 1 and mono[0][1] == 1 and isinstance(mono[0][0], str):
-        return mono[0][0]
-    return None
+    return d.symbol
 
 
 def input_axes(graph: ir.Graph) -> dict[str, tuple[str, int]]:

@@ -166,21 +166,9 @@ class Elaborator:
 
     # ---- expressions ---------------------------------------------------------------------
     def eval(self, expr, env: dict[str, int]) -> Value:
-        if isinstance(expr, ast.Number):
-            v = expr.value
-            return SV(Dim.const(v) if isinstance(v, int) else float(v))
-        if isinstance(expr, ast.Bool | ast.String):
-            return SV(expr.value)
-        if isinstance(expr, ast.Name):
-            return self._name(expr, env)
-        if isinstance(expr, ast.Index):
-            return self._index(expr, env)
-        if isinstance(expr, ast.Unary):
-            return self._unary(expr, env)
-        if isinstance(expr, ast.Binary):
-            return self._binary(expr, env)
-        if isinstance(expr, ast.Call):
-            return self._call_expr(expr, env)
+        method = _EVAL.get(type(expr))  # AST classes have no subclasses: one lookup
+        if method is not None:
+            return method(self, expr, env)
         if isinstance(expr, ast.Generator):
             self._fail(
                 Code.MISPLACED,
@@ -192,6 +180,13 @@ class Elaborator:
     def _fail(self, code: str, message: str, span: Span, **details):
         self.diag.error(code, message, span, **details)
         raise Abort
+
+    def _number(self, expr: ast.Number, env) -> Value:
+        v = expr.value
+        return SV(Dim.const(v) if isinstance(v, int) else float(v))
+
+    def _literal(self, expr: ast.Bool | ast.String, env) -> Value:
+        return SV(expr.value)
 
     def _name(self, expr: ast.Name, env) -> Value:
         name = expr.id
@@ -703,13 +698,11 @@ class Elaborator:
             )
         if prim.arity is None and not tensors:
             self._fail(Code.WRONG_ARITY, f"`{prim.name}` needs at least one tensor", span)
-        specs = {p.name: p.type for p in prim.params}
+        specs, required, defaults = _signature(prim)
         if prim.axis_sizes:  # the sizes of a pattern's axes, checked by the shape rule
-            specs.update({kw.name: "dim" for kw in kwargs if kw.name not in specs})
-        required = {p.name for p in prim.params if p.default is None and not p.optional}
+            specs = {**specs, **{kw.name: "dim" for kw in kwargs if kw.name not in specs}}
         given = self._kwargs(prim.name, specs, kwargs, env, required, span)
-        params = {p.name: p.default for p in prim.params}
-        params.update(given)
+        params = {**defaults, **given}
         for p in prim.params:
             if p.choices and params[p.name] not in p.choices:
                 kw = next(k for k in kwargs if k.name == p.name)
@@ -808,6 +801,18 @@ class Elaborator:
         return f"{stem}_{i}"
 
 
+_EVAL = {
+    ast.Number: Elaborator._number,
+    ast.Bool: Elaborator._literal,
+    ast.String: Elaborator._literal,
+    ast.Name: Elaborator._name,
+    ast.Index: Elaborator._index,
+    ast.Unary: Elaborator._unary,
+    ast.Binary: Elaborator._binary,
+    ast.Call: Elaborator._call_expr,
+}
+
+
 def _positional_string(expr: ast.Call) -> ast.Call:
     """`permute(x, "b c h w -> b h c w")`: a string after the tensors of a primitive that
     takes one gives that parameter, as the keyword would."""
@@ -819,6 +824,21 @@ def _positional_string(expr: ast.Call) -> ast.Call:
         return expr
     keyword = ast.Keyword(prim.positional, last, span=last.span)
     return ast.Call(expr.func, expr.args[:-1], (keyword, *expr.kwargs), span=expr.span)
+
+
+_SIGNATURES: dict[str, tuple[dict[str, str], frozenset[str], dict]] = {}
+
+
+def _signature(prim: Primitive) -> tuple[dict[str, str], frozenset[str], dict]:
+    """A primitive's parameter types, required parameters and defaults, made once: every
+    call of it needs them (callers copy before changing them)."""
+    found = _SIGNATURES.get(prim.name)
+    if found is None or found[3] is not prim:
+        specs = {p.name: p.type for p in prim.params}
+        required = frozenset(p.name for p in prim.params if p.default is None and not p.optional)
+        defaults = {p.name: p.default for p in prim.params}
+        found = _SIGNATURES[prim.name] = (specs, required, defaults, prim)
+    return found[:3]
 
 
 def arith(op: str, a, b):
@@ -841,8 +861,9 @@ def bind_symbols(declared: ir.Shape, actual: ir.Shape, known=None) -> dict[str, 
     """Bind the bare symbols of a declared shape to the actual dims at a call site."""
     mapping: dict[str, Dim] = dict(known or {})
     for d, a in zip(declared, actual, strict=False):
-        if len(d.terms) == 1 and d.symbols() and str(d) in d.symbols() and str(d) not in mapping:
-            mapping[str(d)] = a
+        symbol = d.symbol
+        if symbol is not None and symbol not in mapping:
+            mapping[symbol] = a
     return mapping
 
 

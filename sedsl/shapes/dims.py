@@ -207,7 +207,7 @@ class Dim:
         return self._symbols
 
     @_once
-    def _lone(self) -> str | None:
+    def symbol(self) -> str | None:
         """The symbol when the dim is exactly one (`C`), the commonest dim of all."""
         if len(self.terms) == 1:
             mono, coeff = self.terms[0]
@@ -231,7 +231,7 @@ class Dim:
     def evaluate(self, env: dict[str, Number]) -> Number:
         """The value under `env`, an int where it is one, else a Fraction; raises KeyError
         for an unbound symbol."""
-        lone = self._lone
+        lone = self.symbol
         if lone is not None:
             value = env[lone]
             return value if type(value) is int else Fraction(value)
@@ -253,7 +253,7 @@ class Dim:
         """Replace symbols by dims (instantiating an op's signature at a call site)."""
         if not mapping:
             return self
-        lone = self._lone
+        lone = self.symbol
         if lone is not None:
             return mapping.get(lone, self)
         bindings = sorted((n, mapping[n]) for n in self._symbols if n in mapping)
