@@ -409,9 +409,14 @@ class Elaborator:
     ) -> None:
         """`actual` must equal `declared`; decided now when constant, else a claim.
         An op set passes its own `diagnostics` and the `candidate` (set, label), so that it
-        can report a signature that no candidate meets once (resolve.py `_opset`)."""
+        can report a signature that no candidate meets once (resolve.py `_opset`). `note`
+        may be a function that makes it: only a mismatch needs its text."""
+        if actual == declared:  # nearly always: no message to write
+            return
         diag = diagnostics if diagnostics is not None else self.diag
         message = f"{what} has shape {shape_text(actual)}, expected {shape_text(declared)}"
+        if callable(note):
+            note = note()
         if len(actual) != len(declared):
             diag.error(code, message, span, notes=(note,) if note else ())
             return
@@ -559,7 +564,7 @@ class Elaborator:
             expr.args[0].span,
             Code.SHAPE_MISMATCH,
             f"the input of searched edge `{current.display}`",
-            note=f"op set `{opset.name}` takes {shape_text(opset.input)}",
+            note=lambda: f"op set `{opset.name}` takes {shape_text(opset.input)}",
         )
         # what each candidate needs, on this edge's sizes (HOGA's groups have C / K
         # channels); on the set's own symbols the claims are the same for every edge

@@ -5,6 +5,7 @@ from __future__ import annotations
 import builtins
 import keyword
 import re
+from functools import lru_cache
 
 from sedsl.diagnostics.codes import Code
 
@@ -19,6 +20,7 @@ RESERVED = frozenset(
 _BUILTINS = frozenset(dir(builtins))  # once: dir() per name was a tenth of resolving
 
 
+@lru_cache(maxsize=4096)  # the same few names (x, s, C) come back for every op and node
 def python_name_problem(name: str) -> str | None:
     """Why `name` cannot become a Python identifier in generated code, or None if it can."""
     if not _ASCII_IDENTIFIER.match(name):

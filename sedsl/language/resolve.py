@@ -624,7 +624,7 @@ class Resolver:
             cand.span,
             Code.CANDIDATE_SIGNATURE,
             f"candidate `{label}` of op set `{opset.name}`",
-            note=f"the op set declares {shape_text(input_shape)} -> {shape_text(result)}",
+            note=lambda: f"the op set declares {shape_text(input_shape)} -> {shape_text(result)}",
             diagnostics=miss,
             candidate=(opset.name, label),
         )
