@@ -9,6 +9,7 @@ click ends a Ctrl-C (`Aborted!`, exit 1) once the commands run."""
 
 from __future__ import annotations
 
+import gc
 import sys
 
 
@@ -19,6 +20,9 @@ def run() -> None:
 
             code = fast_check(sys.argv[2:])
             if code is not None:
+                # the process ends here: spare the cycle collector its last pass over all
+                # that is still alive at exit (3% of a cold check of spaces/)
+                gc.freeze()
                 sys.exit(code)
         from sedsl.cli import main
     except KeyboardInterrupt:
