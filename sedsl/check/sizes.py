@@ -23,6 +23,9 @@ from sedsl.ops.primitive import ParamValue, Shape
 from sedsl.shapes.dims import Dim
 
 Pins = dict[str, str]  # a symbol of the graph -> what pins it, for the message
+# op name -> (its forward-only parameters, the pins of its graph), within one space: every
+# call of an op needs the same two, and the candidates of a space call the same few ops
+OpPins = dict[str, tuple[frozenset[str], Pins]]
 
 
 def lone_symbol(d: Dim) -> str | None:
@@ -75,7 +78,10 @@ def forward_params(op: ir.OpIR) -> frozenset[str]:
 
 
 def graph_pins(
-    space: ir.SpaceIR, graph: ir.Graph, followable: frozenset[str] = frozenset()
+    space: ir.SpaceIR,
+    graph: ir.Graph,
+    followable: frozenset[str] = frozenset(),
+    memo: OpPins | None = None,
 ) -> Pins:
     """The symbols of `graph` that shape its weights or that its forward cannot recompute
     (`followable`: parameters evaluated at forward, see `call_pins`)."""
@@ -87,7 +93,7 @@ def graph_pins(
                 _add(pins, d, f"`{m.target}`")
         elif m.kind == "op":
             callee = space.op(m.target)
-            for symbol, why in call_pins(space, callee, m.input_shapes, m.params).items():
+            for symbol, why in call_pins(space, callee, m.input_shapes, m.params, memo).items():
                 pins.setdefault(symbol, why)
         elif m.kind == "extern":  # user code built with a size may shape weights by it
             extern = space.op(m.target).extern
@@ -109,6 +115,7 @@ def call_pins(
     op: ir.OpIR,
     input_shapes: tuple[Shape, ...],
     params: tuple[tuple[str, ParamValue], ...],
+    memo: OpPins | None = None,
 ) -> Pins:
     """The pins of a call of composite `op`, in the caller's symbols."""
     mapping: dict[str, Dim] = {}
@@ -120,8 +127,14 @@ def call_pins(
     given = dict(params)
     mapping.update(op.param_dims(given))
     pins: Pins = {}
-    followable = forward_params(op)
-    for symbol, why in graph_pins(space, op.graph, followable).items():
+    known = memo.get(op.name) if memo is not None else None
+    if known is None:
+        followable = forward_params(op)
+        known = followable, graph_pins(space, op.graph, followable, memo)
+        if memo is not None:
+            memo[op.name] = known
+    followable, own = known
+    for symbol, why in own.items():
         where = why if why.endswith(f"of `{op.name}`") else f"{why} of `{op.name}`"
         _add(pins, mapping.get(symbol, Dim.sym(symbol)), where)
     declared = op.graph.inputs[0][1]
@@ -132,14 +145,16 @@ def call_pins(
     return pins
 
 
-def candidate_pins(space: ir.SpaceIR, opset: ir.OpSetIR, cand: ir.CandidateIR) -> Pins:
+def candidate_pins(
+    space: ir.SpaceIR, opset: ir.OpSetIR, cand: ir.CandidateIR, memo: OpPins | None = None
+) -> Pins:
     """The pins of one candidate, in the op set's symbols."""
     if cand.kind == "prim":
         pins: Pins = {}
         for d in PRIMITIVES[cand.op].weight_dims([opset.input], dict(cand.params)):
             _add(pins, d, f"`{cand.op}`")
         return pins
-    return call_pins(space, space.op(cand.op), (opset.input,), cand.params)
+    return call_pins(space, space.op(cand.op), (opset.input,), cand.params, memo)
 
 
 def spatial_symbols(space: ir.SpaceIR) -> frozenset[str]:
@@ -147,9 +162,9 @@ def spatial_symbols(space: ir.SpaceIR) -> frozenset[str]:
     return frozenset(s for d in space.block.input[2:] if (s := lone_symbol(d)) is not None)
 
 
-def opset_pins(space: ir.SpaceIR, opset: ir.OpSetIR) -> dict[str, Pins]:
+def opset_pins(space: ir.SpaceIR, opset: ir.OpSetIR, memo: OpPins | None = None) -> dict[str, Pins]:
     """The pins of each candidate of `opset`, by label, in the op set's symbols."""
-    return {cand.label: candidate_pins(space, opset, cand) for cand in opset.candidates}
+    return {cand.label: candidate_pins(space, opset, cand, memo) for cand in opset.candidates}
 
 
 def edge_pins(
@@ -175,10 +190,10 @@ def edge_pins(
     return out
 
 
-def block_pins(space: ir.SpaceIR) -> str | None:
+def block_pins(space: ir.SpaceIR, memo: OpPins | None = None) -> str | None:
     """What pins the block's size outside its searched edges, if anything."""
     spatial = spatial_symbols(space)
-    for symbol, why in graph_pins(space, space.block.graph).items():
+    for symbol, why in graph_pins(space, space.block.graph, memo=memo).items():
         if symbol in spatial:
             return why
     return None
@@ -227,7 +242,8 @@ def size_report(space: ir.SpaceIR, display: str) -> dict:
     edges = space.block.edges if space.block else ()
     # several edges search one op set: its candidates' pins are worked out once
     searched = dict.fromkeys(e.opset for e in edges)
-    by_opset = {name: opset_pins(space, space.opset(name)) for name in searched}
+    memo: OpPins = {}
+    by_opset = {name: opset_pins(space, space.opset(name), memo) for name in searched}
     for edge in edges:
         for label, why in edge_pins(space, edge, by_opset[edge.opset]).items():
             pinned.setdefault((edge.opset, label), why)
@@ -243,7 +259,7 @@ def size_report(space: ir.SpaceIR, display: str) -> dict:
         if s.name in used
         for c in s.candidates
     ]
-    fixed = block_pins(space) if space.block else None
+    fixed = block_pins(space, memo) if space.block else None
     return {
         "file": display,
         "space": space.name,
