@@ -479,3 +479,74 @@ def run_once(program: EdgeProgram) -> set[int]:
         roots.extend(program.nodes[i].args)
         roots.extend(groups.get(i, ()))
     return once
+
+
+# ---- the block's gating ---------------------------------------------------------------
+# A block that returns x * (g_1 + g_2 + ...) * c, gates that broadcast against x (SASE's
+# x * (a_ch1 + a_sp) / 2), makes a full-size sum of small gates that autograd keeps for the
+# product's backward. `gated_sum` (sedsl/ops/fused.py) keeps x and the gates only.
+
+
+@dataclass(frozen=True)
+class GatedSum:
+    x: str  # the full map's Python name
+    gates: tuple[str, ...]  # the gates' names
+    scale: float
+
+
+def gated_sum(e: ir.Expr) -> GatedSum | None:
+    """e as x * (g_1 + ... + g_k) * scale (any order, constants multiplying or dividing), x a
+    full map of e's shape and k >= 2 references whose shapes have a size-1 axis where x has
+    none (so their sum, not they, is full size); else None."""
+    factors = _factors(e)
+    if factors is None:
+        return None
+    scale = 1.0
+    tensors = []
+    for f in factors:
+        if isinstance(f, float):
+            scale *= f
+        else:
+            tensors.append(f)
+    if len(tensors) != 2 or e.shape is None:
+        return None
+    for x, total in (tensors, tensors[::-1]):
+        gates = _terms(total)
+        if not isinstance(x, ir.Ref) or x.shape != e.shape or gates is None or len(gates) < 2:
+            continue
+        if any(d.is_int(1) for d in x.shape[1:]):
+            continue
+        if all(_broadcasts(g.shape, x.shape) for g in gates):
+            return GatedSum(x.py, tuple(g.py for g in gates), scale)
+    return None
+
+
+def _factors(e: ir.Expr) -> list | None:
+    """The factors of a product (a constant divisor as its reciprocal), else None."""
+    if isinstance(e, ir.Const) and not isinstance(e.value, bool):
+        return [float(e.value)]
+    if isinstance(e, ir.BinOp) and e.op == "*":
+        left, right = _factors(e.left), _factors(e.right)
+        return None if left is None or right is None else left + right
+    if isinstance(e, ir.BinOp) and e.op == "/" and isinstance(e.right, ir.Const):
+        left = _factors(e.left)
+        return None if left is None or e.right.value == 0 else [*left, 1.0 / e.right.value]
+    return [e]
+
+
+def _terms(e: ir.Expr) -> list[ir.Ref] | None:
+    """The references a sum adds, else None."""
+    if isinstance(e, ir.Ref):
+        return [e]
+    if isinstance(e, ir.BinOp) and e.op == "+":
+        left, right = _terms(e.left), _terms(e.right)
+        return None if left is None or right is None else left + right
+    return None
+
+
+def _broadcasts(gate: tuple[Dim, ...], full: tuple[Dim, ...]) -> bool:
+    """A gate of x's rank, each axis x's or of size 1, at least one of size 1."""
+    if len(gate) != len(full):
+        return False
+    same = all(g == f or g.is_int(1) for g, f in zip(gate, full, strict=True))
+    return same and any(g.is_int(1) for g in gate[1:])

@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import textwrap
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -22,7 +23,7 @@ import jinja2
 from sedsl import TEMPLATES_DIR
 from sedsl.check.sizes import block_pins, edge_pins
 from sedsl.codegen.buffer import edge_buffers, fixed_buffer
-from sedsl.codegen.compile import compile_edge
+from sedsl.codegen.compile import compile_edge, gated_sum
 from sedsl.codegen.edge_emit import EdgeClass, edge_body, shared_note
 from sedsl.codegen.emit import (
     ClassSpec,
@@ -102,10 +103,10 @@ def _helper_sources(filename: str) -> dict[str, str]:
     }
 
 
-def _compiled_helpers(classes: list[EdgeClass]) -> list[str]:
-    """Source of the helpers of sedsl/ops/compiled.py and fused.py the compiled edges call, in
-    file order."""
-    needed = set().union(*(c.body.own for c in classes)) if classes else set()
+def _compiled_helpers(classes: list[EdgeClass], block: set[str]) -> list[str]:
+    """Source of the helpers of sedsl/ops/compiled.py and fused.py the compiled edges (and the
+    `block` names) call, in file order."""
+    needed = set().union(block, *(c.body.own for c in classes))
     sources = {**_helper_sources("compiled.py"), **_helper_sources("fused.py")}
     return [sources[name] for name in sources if name in needed]
 
@@ -140,6 +141,7 @@ def render_space(
         emitter, space, block_names, edge_weights=True, point=point, edge_classes=by_edge
     )
     fixed_block = _block_spec(emitter, space, block_names, edge_weights=False, point=point)
+    block_own = _gate_block(supernet_block, space) if supernet == "compiled" else set()
     if checks:
         call = f"check_requirements({', '.join(block_names.values())})"
         # after the point dims' defaults (`cin = channels if cin is None else cin`)
@@ -178,7 +180,7 @@ def render_space(
             check_args=check_args,
             point=point,
             edge_classes=edge_classes,
-            compiled_helpers=_compiled_helpers(edge_classes),
+            compiled_helpers=_compiled_helpers(edge_classes, block_own),
             checkpoint=any(c.body.mixed_lines for c in edge_classes),
         ),
         "fixed.py": _render(
@@ -318,6 +320,23 @@ def _block_spec(
             )
     spec.init_lines = [*point.defaults, *edge_lines, *spec.init_lines]
     return spec
+
+
+def _gate_block(spec: ClassSpec, space: ir.SpaceIR) -> set[str]:
+    """A compiled supernet block returning x * (sum of small gates) * c returns it by
+    `gated_sum` (compile.gated_sum), which keeps x and the gates for backward, not their
+    full-size sum; the helpers it needs."""
+    gate = gated_sum(space.block.graph.output)
+    if gate is None:
+        return set()
+    text = (
+        f"{spec.returns}, fused: the sum of the gates {', '.join(gate.gates)} is full size, so "
+        f"autograd would keep it for backward; gated_sum keeps {gate.x} and the small gates "
+        "and forms it again there (sedsl/ops/fused.py)"
+    )
+    spec.forward_lines += [f"# {line}" for line in textwrap.wrap(text, 86)]
+    spec.returns = f"gated_sum({gate.x}, ({', '.join(gate.gates)}), {gate.scale!r})"  # k >= 2
+    return {"GatedSum", "_scaled_sum", "gated_sum"}
 
 
 def _recheck_at_forward(spec: ClassSpec, space: ir.SpaceIR, names: dict[str, str]) -> None:

@@ -110,6 +110,46 @@ def moments(x: Tensor, dims: tuple[int, ...], stats: tuple[str, ...]) -> tuple[T
     return Moments.apply(x, dims, stats)
 
 
+class GatedSum(torch.autograd.Function):
+    """x * (g_1 + ... + g_k) * scale, the gates g broadcasting against x along different axes
+    (SASE's block output x * (a_ch [B, C, 1, 1] + a_sp [B, 1, H, W]) / 2). Autograd would keep
+    the full-size sum of the gates for the product's backward; this keeps only x and the
+    small gates, and forms the sum again in backward (one pass, cheaper than keeping it).
+    Its backward is made of differentiable ops, so double backward works through it."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, scale: float, *gates: Tensor) -> Tensor:
+        ctx.scale = scale
+        ctx.save_for_backward(x, *gates)
+        return x * _scaled_sum(gates, scale)
+
+    @staticmethod
+    def backward(ctx, g: Tensor):
+        x, *gates = ctx.saved_tensors
+        grad_x = g * _scaled_sum(gates, ctx.scale) if ctx.needs_input_grad[0] else None
+        grads = []
+        if any(ctx.needs_input_grad[2:]):
+            product = g * x
+            for gate in gates:  # each gate's gradient: the product summed over its broadcast
+                grads.append(product.sum_to_size(gate.shape) * ctx.scale)
+        else:
+            grads = [None] * len(gates)
+        return grad_x, None, *grads
+
+
+def _scaled_sum(gates: tuple[Tensor, ...] | list[Tensor], scale: float) -> Tensor:
+    """scale * (g_1 + ... + g_k), the scale applied to the small gates before they broadcast."""
+    total = gates[0] * scale
+    for gate in gates[1:]:
+        total = torch.add(total, gate, alpha=scale)
+    return total
+
+
+def gated_sum(x: Tensor, gates: tuple[Tensor, ...], scale: float) -> Tensor:
+    """x * (sum of `gates`) * scale by `GatedSum`, keeping only x and the gates for backward."""
+    return GatedSum.apply(x, scale, *gates)
+
+
 def instance_norm_l2(s2: Tensor, count: int, pool: torch.nn.Module) -> Tensor:
     """NormL2Pool over H, W (sedsl/ops/runtime.py), instance norm then the L2 norm per
     channel, from s2, the sum of squares about the mean over H, W that `moments` gives: the

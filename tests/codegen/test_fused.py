@@ -1,4 +1,5 @@
-"""The hand-written gradients of sedsl/ops/fused.py (`moments`, `SameConv2d`) against autograd:
+"""The hand-written gradients of sedsl/ops/fused.py (`moments`, `SameConv2d`, `gated_sum`,
+`instance_norm_l2`) against autograd:
 gradcheck in float64, and equality with the autograd graph of the ops they stand for."""
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from sedsl.ops import runtime
-from sedsl.ops.fused import SameConv2d, moments, same_conv2d
+from sedsl.ops.fused import SameConv2d, gated_sum, instance_norm_l2, moments, same_conv2d
 
 STATS = ("mean", "max", "s2", "m3", "p2", "p3", "p4")
 DIMS = [(2, 3), (1,)]
@@ -117,3 +118,58 @@ def test_same_conv2d_runs_any_other_conv_as_itself():
     conv = torch.nn.Conv2d(2, 1, 3, padding=1, dilation=2).double()  # not 'same
     x = torch.randn(2, 2, 5, 5, dtype=torch.float64)
     assert torch.equal(same_conv2d(x, conv), conv(x))
+
+
+def _gates():
+    torch.manual_seed(3)
+    x = torch.randn(3, 4, 5, 6, dtype=torch.float64, requires_grad=True)
+    channel = torch.rand(3, 4, 1, 1, dtype=torch.float64, requires_grad=True)
+    spatial = torch.rand(3, 1, 5, 6, dtype=torch.float64, requires_grad=True)
+    return x, channel, spatial
+
+
+def test_gated_sum_gradcheck_and_gradgradcheck():
+    x, channel, spatial = _gates()
+
+    def fused(x, a, b):
+        return gated_sum(x, (a, b), 0.5)
+
+    assert torch.autograd.gradcheck(fused, (x, channel, spatial))
+    assert torch.autograd.gradgradcheck(fused, (x, channel, spatial))
+
+
+def test_gated_sum_equals_autograd_of_the_product():
+    x, channel, spatial = _gates()
+    fused = gated_sum(x, (channel, spatial), 1 / 3)
+    plain = x * (channel + spatial) / 3
+    weight = torch.randn_like(plain)
+    gf = torch.autograd.grad((fused * weight).sum(), (x, channel, spatial))
+    gp = torch.autograd.grad((plain * weight).sum(), (x, channel, spatial))
+    torch.testing.assert_close(fused, plain, rtol=1e-12, atol=0)
+    for a, b in zip(gf, gp, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_gated_sum_keeps_no_full_size_tensor_but_x():
+    x, channel, spatial = _gates()
+    kept = []
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: kept.append(t) or t, lambda t: t):
+        gated_sum(x, (channel, spatial), 0.5)
+    assert [t.shape for t in kept if t.numel() == x.numel()] == [x.shape]
+
+
+def test_instance_norm_l2_equals_norm_l2_pool():
+    torch.manual_seed(4)
+    pool = runtime.NormL2Pool(4, 5, 6, (2, 3)).double()
+    with torch.no_grad():
+        pool.norm.weight.uniform_(0.5, 1.5)
+        pool.norm.bias.uniform_(-1, 1)
+    x = (torch.randn(3, 4, 5, 6, dtype=torch.float64) * 1e-3).requires_grad_()  # var ~ eps
+    (s2,) = moments(x, (2, 3), ("s2",))
+    fused = instance_norm_l2(s2, 30, pool)
+    plain = pool(x)
+    torch.testing.assert_close(fused, plain, rtol=1e-10, atol=0)
+    gf = torch.autograd.grad(fused.sum(), (x, pool.norm.weight, pool.norm.bias))
+    gp = torch.autograd.grad(plain.sum(), (x, pool.norm.weight, pool.norm.bias))
+    for a, b in zip(gf, gp, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-15)
