@@ -66,6 +66,9 @@ class NodeTable:
     shared: dict[str, tuple[ast.Shared, str]] = field(default_factory=dict)  # name -> attr
 
 
+NO_NODES = NodeTable()  # a graph without nodes (a candidate, a scalar): read, never changed
+
+
 @frozen
 class Elaboration:
     """Everything one Elaborator found besides the values it returned."""
@@ -108,7 +111,7 @@ class Elaborator:
         self.scope = scope
         self.inputs = inputs
         self.owner = owner
-        self.nodes = nodes or NodeTable()
+        self.nodes = nodes or NO_NODES
         self.opsets = opsets or {}
         self.allow_edges = allow_edges
         self.values: dict[NodeKey, Value] = {
