@@ -89,6 +89,8 @@ def run_check(files: list[Path], fmt: str, overrides: dict, colour: bool, echo: 
 def fast_check(args: list[str]) -> int | None:
     """`sedsl check ARGS` without click: the exit code, or None (nothing done) where the
     arguments are not ones it reads exactly as click does."""
+    if sys.platform == "win32":
+        return None  # click's echo translates colours for the Windows console there
     parsed = _parse_args(args)
     if parsed is None:
         return None
