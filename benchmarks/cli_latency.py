@@ -16,7 +16,8 @@ sources again (about 100 ms) while lark's come precompiled, which is no user's c
 The CPU time of the same runs (user + system, of the child and its workers) is printed
 too: on a loaded machine it moves far less than the wall time, so it is the fairer figure
 for comparing two versions there. A cold check shares the files out among the machine's
-CPUs (sedsl/check/batch.py); the row "one process" (SEDSL_JOBS=1) shows it without.
+idle CPUs (sedsl/check/batch.py; on a loaded machine it checks in one process); the row
+"one process" (SEDSL_JOBS=1) shows it without.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ def main() -> None:
     lark_ms, lark_cpu_ms = lark_wall * 1000, lark_cpu * 1000
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     load = " ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
-    print(f"{cpus} CPUs, load average {load} (a cold check forks up to one worker per CPU)")
+    print(f"{cpus} CPUs, load average {load} (a cold check forks up to one worker per idle CPU)")
     print(f"python -c 'import lark': median {lark_ms:.0f} ms, cpu {lark_cpu_ms:.0f} ms")
     for label, times, target in (
         ("warm cache", warm, WARM_TARGET),

@@ -1,5 +1,5 @@
 """`sedsl check` of many files: each file's result, from the check cache where nothing
-changed, else checked, on several CPUs where the machine has them.
+changed, else checked, on several CPUs where the machine has them idle.
 
 Files are independent (each resolves its own imports), so the files the cache does not
 answer are shared out by size among forked worker processes, as ruff and mypy spread
@@ -95,7 +95,20 @@ def _jobs() -> int:
         cpus = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         cpus = os.cpu_count() or 1
-    return max(1, min(cpus, MAX_JOBS))
+    return max(1, min(idle_cpus(cpus), MAX_JOBS))
+
+
+def idle_cpus(cpus: int, loadavg: str = "/proc/loadavg") -> int:
+    """The CPUs no other task is running on now, at least one: a worker on a busy CPU only
+    adds the cost of its fork (make -l and ninja -l hold jobs back on a loaded machine
+    alike). Linux counts the runnable tasks at this moment, this process among them, in
+    the fourth field of /proc/loadavg ("2/180")."""
+    try:
+        with open(loadavg, encoding="ascii") as handle:
+            running = int(handle.read().split()[3].split("/")[0])
+    except (OSError, ValueError, IndexError):
+        return cpus
+    return max(1, min(cpus, cpus - (running - 1)))
 
 
 def _run_shares(shares: list[list[int]], paths: list[Path], overrides: dict):

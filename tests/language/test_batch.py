@@ -111,3 +111,19 @@ def test_an_unreadable_file_among_others(tmp_path):
     )
     assert result.returncode == 2 and "E002" in result.stdout
     assert "ok: space `sase`" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("content", "cpus", "idle"),
+    [
+        ("0.10 0.20 0.30 1/180 4242\n", 4, 4),  # only this process runs
+        ("3.00 2.00 1.00 3/180 4242\n", 4, 2),  # two others run: two CPUs left
+        ("9.00 9.00 9.00 12/180 4242\n", 2, 1),  # busy: this process only
+        ("garbled\n", 2, 2),  # unreadable: every CPU
+    ],
+)
+def test_workers_go_only_to_cpus_that_are_idle(tmp_path, content, cpus, idle):
+    loadavg = tmp_path / "loadavg"
+    loadavg.write_text(content)
+    assert batch.idle_cpus(cpus, str(loadavg)) == idle
+    assert batch.idle_cpus(cpus, str(tmp_path / "missing")) == cpus
