@@ -146,6 +146,56 @@ def moments(x: Tensor, dims: tuple[int, ...], stats: tuple[str, ...]) -> tuple[T
     return Moments.apply(x, dims, stats)
 
 
+class ChannelNormL2(torch.autograd.Function):
+    """NormL2Pool over C (sedsl/ops/runtime.py): LayerNorm over (H, W) of every channel map,
+    then the L2 norm across channels per position. Autograd keeps the full-size normalised
+    map for the square's backward; this keeps x and the small statistics and normalises
+    again in backward (ATen's fused LayerNorm, one pass), whose gradient then runs as ATen's
+    own LayerNorm backward. Double backward works: under create_graph the map and its norm
+    are taken again from x, through differentiable ops."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor, eps: float) -> Tensor:
+        shape = tuple(x.shape[-2:])
+        normed, mean, rstd = torch.native_layer_norm(x, shape, weight, bias, eps)
+        # square, sum, sqrt: torch.linalg.vector_norm over dim 1 is ~30x slower on CPU
+        out = normed.square().sum(dim=1, keepdim=True).sqrt()
+        ctx.eps = eps
+        ctx.save_for_backward(x, weight, bias, mean, rstd, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g: Tensor):
+        x, weight, bias, mean, rstd, out = ctx.saved_tensors
+        shape = tuple(x.shape[-2:])
+        normed = torch.native_layer_norm(x, shape, weight, bias, ctx.eps)[0]
+        if torch.is_grad_enabled():  # double backward: the saved norm is a constant to
+            # autograd, so take it again from x (LayerNorm's own double backward covers how
+            # the mean and rstd it is given depend on x)
+            out = normed.square().sum(dim=1, keepdim=True).sqrt()
+        grad_normed = normed * (g / out)  # d sqrt(sum_c z^2) / dz = z / norm
+        mask = list(ctx.needs_input_grad[:3])
+        grads = torch.ops.aten.native_layer_norm_backward(
+            grad_normed, x, shape, mean, rstd, weight, bias, mask
+        )
+        return (*grads, None)
+
+
+def channel_norm_l2(x: Tensor, pool: torch.nn.Module) -> Tensor:
+    """pool(x) for NormL2Pool over C with an affine LayerNorm, by `ChannelNormL2`; any other
+    module (changed since) runs as itself."""
+    norm = getattr(pool, "norm", None)
+    plain = (
+        type(norm) is torch.nn.LayerNorm
+        and norm.weight is not None
+        and norm.bias is not None
+        and tuple(norm.normalized_shape) == tuple(x.shape[-2:])
+    )
+    if not plain:
+        return pool(x)
+    return ChannelNormL2.apply(x, norm.weight, norm.bias, norm.eps)
+
+
 class SameConv2d(torch.autograd.Function):
     """conv2d at stride 1 with 'same' zero padding (odd kernels), its input's gradient as a
     forward convolution. On CPU, oneDNN's backward of the small or dilated convolutions
@@ -468,7 +518,9 @@ class SqueezeSpEdge(MixedOp):
         # input and the statistics
         v2, v5, v7, v10, v14 = moments(x, (1,), ("mean", "p4", "max", "s2", "m3"))
         v3 = c[1].op(x)  # gsop
-        v4 = c[2].op(x)  # in_l2
+        # LayerNorm + L2 norm over channels keeping the input, not the
+        # normalised map, for backward (sedsl/ops/fused.py)
+        v4 = channel_norm_l2(x, c[2].op)  # in_l2
         v6 = v5.pow(1.0 / 4.0)  # lp
         v8 = c[4].mix(v2, v7)  # gap_gmp
         v9 = torch.relu(v8)  # gap_gmp

@@ -262,7 +262,10 @@ def _lower_norm_l2(b: _Builder, x: int, params, module: str) -> int | None:
     the biased variance (NormL2Pool in sedsl/ops/runtime.py): the variance is s2 / n, the
     moment the other squeezes of x share, so it costs no pass of its own (`x.var` is one of
     the slowest reductions on CPU, and its backward several more). Over c it normalises the
-    map itself: its module's call."""
+    map itself: `channel_norm_l2`, which keeps the input, not the normalised map, for
+    backward."""
+    if _over(params) == "c":
+        return b.add(PNode("stat", "norm_l2_c", (x,), (("over", "c"),), module))
     if _over(params) != "hw":
         return None
     total = _moment(b, x, "hw", "s2")

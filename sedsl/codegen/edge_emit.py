@@ -102,6 +102,12 @@ def edge_body(program: EdgeProgram, recompute: bool = True) -> EdgeBody:
             lines.append(f"# {source} of its own (sedsl/ops/fused.py)")
             lines.append(f"v{i} = instance_norm_l2({total}, {count}, c{node.module}){note}")
             continue
+        if node.kind == "stat" and node.op == "norm_l2_c":  # compile._lower_norm_l2
+            body.own |= {"ChannelNormL2", "channel_norm_l2"}
+            lines.append("# LayerNorm + L2 norm over channels keeping the input, not the")
+            lines.append("# normalised map, for backward (sedsl/ops/fused.py)")
+            lines.append(f"v{i} = channel_norm_l2({names[node.args[0]]}, c{node.module}){note}")
+            continue
         value, needed = _render(node, [names[a] for a in node.args])
         body.helpers |= needed
         lines.append(f"v{i} = {value}{note}")

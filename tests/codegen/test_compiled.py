@@ -143,12 +143,12 @@ def saved_bytes(block, x: torch.Tensor) -> int:
 
 @pytest.mark.parametrize("space", ["sase", "hoga"])
 def test_recomputed_edges_keep_less_for_backward(space, tmp_path):
-    """With --recompute, a forward keeps at least a fifth less than the default emission (every
-    intermediate kept; moments() already keeps only its input): at C=32, 16x16, SASE 0.72 of
-    it, HOGA 0.24."""
+    """With --recompute, a forward keeps less than the default emission (every intermediate
+    kept, but moments(), channel_norm_l2() and gated_sum() already keep only their inputs):
+    at C=32, 16x16, SASE 0.89 of it (0.72 before those last two), HOGA 0.24."""
     point = {"C": 32, "H": 16, "W": 16}
     x = torch.randn(4, point["C"], point["H"], point["W"], dtype=torch.float64)
     kept, _ = load_generated(space)
     lean = saved_bytes(build(recomputing_supernet(space, tmp_path), space, point, "cpu")[0], x)
     full = saved_bytes(build(kept, space, point, "cpu")[0], x)
-    assert lean < 0.8 * full, (lean, full)
+    assert lean < {"sase": 0.93, "hoga": 0.5}[space] * full, (lean, full)

@@ -1,5 +1,5 @@
 """The hand-written gradients of sedsl/ops/fused.py (`moments`, `SameConv2d`, `gated_sum`,
-`instance_norm_l2`) against autograd:
+`instance_norm_l2`, `channel_norm_l2`) against autograd:
 gradcheck in float64, and equality with the autograd graph of the ops they stand for."""
 
 from __future__ import annotations
@@ -11,7 +11,15 @@ import torch
 import torch.nn.functional as F
 
 from sedsl.ops import runtime
-from sedsl.ops.fused import SameConv2d, gated_sum, instance_norm_l2, moments, same_conv2d
+from sedsl.ops.fused import (
+    ChannelNormL2,
+    SameConv2d,
+    channel_norm_l2,
+    gated_sum,
+    instance_norm_l2,
+    moments,
+    same_conv2d,
+)
 
 STATS = ("mean", "max", "s2", "m3", "p2", "p3", "p4")
 DIMS = [(2, 3), (1,)]
@@ -173,3 +181,65 @@ def test_instance_norm_l2_equals_norm_l2_pool():
     gp = torch.autograd.grad(plain.sum(), (x, pool.norm.weight, pool.norm.bias))
     for a, b in zip(gf, gp, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-15)
+
+
+def _channel_pool():
+    torch.manual_seed(5)
+    pool = runtime.NormL2Pool(4, 5, 6, (1,)).double()
+    with torch.no_grad():
+        pool.norm.weight.uniform_(0.5, 1.5)
+        pool.norm.bias.uniform_(-1, 1)
+    x = (torch.randn(3, 4, 5, 6, dtype=torch.float64) + 0.3).requires_grad_()
+    return pool, x
+
+
+def test_channel_norm_l2_gradcheck_and_gradgradcheck():
+    pool, x = _channel_pool()
+    norm = pool.norm
+
+    def fused(x, weight, bias):
+        return ChannelNormL2.apply(x, weight, bias, norm.eps)
+
+    assert torch.autograd.gradcheck(fused, (x, norm.weight, norm.bias))
+    assert torch.autograd.gradgradcheck(fused, (x, norm.weight, norm.bias))
+
+
+def test_channel_norm_l2_equals_norm_l2_pool_and_keeps_only_small_tensors_but_x():
+    pool, x = _channel_pool()
+    kept = []
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: kept.append(t) or t, lambda t: t):
+        fused = channel_norm_l2(x, pool)
+    assert [t.shape for t in kept if t.numel() == x.numel()] == [x.shape]
+    plain = pool(x)
+    torch.testing.assert_close(fused, plain, rtol=1e-10, atol=0)
+    weights = (x, pool.norm.weight, pool.norm.bias)
+    w = torch.randn_like(plain)
+    gf = torch.autograd.grad((fused * w).sum(), weights)
+    gp = torch.autograd.grad((plain * w).sum(), weights)
+    for a, b in zip(gf, gp, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-13)
+
+
+@pytest.mark.parametrize("size", [8, 16, 14])
+def test_spatial_covariance_pool_fast_paths_equal_adaptive_pooling(size):
+    """At H = W = 8 the pooling to the 8 x 8 grid is skipped, at multiples of 8 the way back
+    is a broadcast (sedsl/ops/runtime.py): the same values and gradients as ATen's adaptive
+    pooling both ways (14: the general path)."""
+    torch.manual_seed(6)
+    pool = runtime.SpatialCovariancePool(6).double()
+    x = torch.randn(2, 6, size, size, dtype=torch.float64, requires_grad=True)
+
+    def adaptive(x):
+        b, _, h, w = x.shape
+        z = F.adaptive_avg_pool2d(x, 8).flatten(2)
+        z = z - z.mean(dim=1, keepdim=True)
+        cov = (z.transpose(1, 2) @ z / (z.shape[2] - 1)).unsqueeze(-1)
+        rows = pool.expand(torch.relu(pool.row_conv(pool.norm(cov))))
+        return F.adaptive_avg_pool2d(rows.reshape(b, 1, 8, 8), (h, w))
+
+    fast, plain = pool(x), adaptive(x)
+    torch.testing.assert_close(fast, plain, rtol=1e-12, atol=0)
+    w = torch.randn_like(plain)
+    (gf,) = torch.autograd.grad((fast * w).sum(), x)
+    (gp,) = torch.autograd.grad((plain * w).sum(), x)
+    torch.testing.assert_close(gf, gp, rtol=1e-10, atol=1e-13)
