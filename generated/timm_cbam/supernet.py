@@ -138,52 +138,101 @@ def moments(x: Tensor, dims: tuple[int, ...], stats: tuple[str, ...]) -> tuple[T
 
 class SameConv2d(torch.autograd.Function):
     """conv2d at stride 1 with 'same' zero padding (odd kernels), its input's gradient as a
-    forward convolution. On CPU, oneDNN's backward of the small or dilated convolutions
-    attention candidates use (one or two channels; dilated depthwise) is several times slower
-    than a forward convolution of the same size. The input's gradient is the forward conv of
-    the output's gradient with the kernels flipped, in and out swapped within each group;
-    without groups or dilation, the kernels' gradient is the forward conv of the input, batch
-    and channels swapped, with the output's gradient (swapped alike) as its kernel, else
-    ATen's weight-only backward. All are differentiable, so double backward (the exact
-    second-order search) works through them."""
+    forward convolution. On CPU, oneDNN's backward of the small, grouped or dilated
+    convolutions attention candidates use (one or two channels; depth-wise on a few
+    channels, dilated) is several times slower than a forward convolution of the same size.
+    The input's gradient is the forward conv of the output's gradient with the kernels
+    flipped, in and out swapped within each group; without groups or dilation, the kernels'
+    gradient is the forward conv of the input, batch and channels swapped, with the output's
+    gradient (swapped alike) as its kernel, else ATen's weight-only backward. Grouped convs
+    run as `grouped` lays them out. All are differentiable, so double backward (the
+    exact second-order search) works through them."""
+
+    @staticmethod
+    def grouped(x: Tensor, weight: Tensor, bias: Tensor | None, conf: tuple) -> Tensor:
+        """A grouped conv2d at stride 1 as oneDNN runs it fast on CPU. oneDNN pads NCHW
+        channels to a multiple of 16 in a blocked copy, which for a depth-wise conv on a few
+        channels at 32x32 costs more than the conv itself: with fewer, the batch is folded
+        into the channels ([B, C, H, W] as [1, B C, H, W], no copy of a contiguous x; the
+        kernels repeated per sample); else it runs on a channels-last copy. The output is NCHW."""
+        padding, dilation, groups = conf
+        b, c, h, w = x.shape
+        if c % 16 != 0:
+            folded_bias = None if bias is None else bias.repeat(b)
+            out = torch.nn.functional.conv2d(
+                x.reshape(1, b * c, h, w),
+                weight.repeat(b, 1, 1, 1),
+                folded_bias,
+                1,
+                padding,
+                dilation,
+                b * groups,
+            )
+            return out.reshape(b, -1, h, w)
+        last = x.contiguous(memory_format=torch.channels_last)
+        out = torch.nn.functional.conv2d(last, weight, bias, 1, padding, dilation, groups)
+        return out.contiguous()
+
+    @staticmethod
+    def weight_grad(x: Tensor, g: Tensor, weight: Tensor, conf: tuple) -> Tensor:
+        """The kernels' gradient of a stride-1 conv2d by ATen's weight-only backward; grouped,
+        as `grouped` lays the conv out (folded: summed over the samples after)."""
+        padding, dilation, groups = conf
+        b, c, h, w = x.shape
+        fold = groups > 1 and c % 16 != 0 and dilation == 1  # oneDNN's folded dilated one is slow
+        if fold:
+            x, g = x.reshape(1, b * c, h, w), g.reshape(1, -1, h, w)
+            weight, groups = weight.repeat(b, 1, 1, 1), b * groups
+        elif groups > 1:
+            x = x.contiguous(memory_format=torch.channels_last)
+            g = g.contiguous(memory_format=torch.channels_last)
+        grad = torch.ops.aten.convolution_backward(
+            g,
+            x,
+            weight,
+            None,
+            [1, 1],
+            list(padding),
+            [dilation, dilation],
+            False,
+            [0, 0],
+            groups,
+            [False, True, False],
+        )[1]
+        return grad.reshape(b, -1, *grad.shape[1:]).sum(0) if fold else grad
 
     @staticmethod
     def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor | None, dilation: int, groups: int):
         padding = (dilation * (weight.shape[-2] // 2), dilation * (weight.shape[-1] // 2))
         ctx.save_for_backward(x, weight)
-        ctx.conf = (padding, dilation, groups, bias is not None)
+        ctx.conf = (padding, dilation, groups)
+        ctx.has_bias = bias is not None
+        if groups > 1:
+            return SameConv2d.grouped(x, weight, bias, ctx.conf)
         return torch.nn.functional.conv2d(x, weight, bias, 1, padding, dilation, groups)
 
     @staticmethod
     def backward(ctx, g: Tensor):
         x, weight = ctx.saved_tensors
-        padding, dilation, groups, has_bias = ctx.conf
-        conv2d = torch.nn.functional.conv2d
+        padding, dilation, groups = ctx.conf
+        g = g.contiguous()
         grad_x = grad_w = grad_b = None
         if ctx.needs_input_grad[0]:
             out, per_group, kh, kw = weight.shape
             swapped = weight.flip(-2, -1).reshape(groups, out // groups, per_group, kh, kw)
             swapped = swapped.transpose(1, 2).reshape(groups * per_group, out // groups, kh, kw)
-            grad_x = conv2d(g, swapped, None, 1, padding, dilation, groups)
+            if groups > 1:
+                grad_x = SameConv2d.grouped(g, swapped, None, ctx.conf)
+            else:
+                grad_x = torch.nn.functional.conv2d(g, swapped, None, 1, padding, dilation)
         if ctx.needs_input_grad[1]:
             if groups == 1 and dilation == 1:
-                grad_w = conv2d(x.transpose(0, 1), g.transpose(0, 1), None, 1, padding)
-                grad_w = grad_w.transpose(0, 1)
+                grad_w = torch.nn.functional.conv2d(
+                    x.transpose(0, 1), g.transpose(0, 1), None, 1, padding
+                ).transpose(0, 1)
             else:
-                grad_w = torch.ops.aten.convolution_backward(
-                    g,
-                    x,
-                    weight,
-                    None,
-                    [1, 1],
-                    list(padding),
-                    [dilation, dilation],
-                    False,
-                    [0, 0],
-                    groups,
-                    [False, True, False],
-                )[1]
-        if has_bias and ctx.needs_input_grad[2]:
+                grad_w = SameConv2d.weight_grad(x, g, weight, ctx.conf)
+        if ctx.has_bias and ctx.needs_input_grad[2]:
             grad_b = g.sum(dim=(0, 2, 3))
         return grad_x, grad_w, grad_b, None, None
 
@@ -192,10 +241,12 @@ def conv2d_same(
     x: Tensor, weight: Tensor, bias: Tensor | None, dilation: int = 1, groups: int = 1
 ) -> Tensor:
     """conv2d at stride 1 with 'same' zero padding (odd kernels), by `SameConv2d` where that
-    is faster on CPU (measured): at most 8 in x out channels without groups (2-3x forward +
-    backward), or any dilated conv (about 2x)."""
+    is faster on CPU (measured, forward + backward): at most 8 in x out channels without
+    groups (2-3x), any dilated conv (about 2x; a 4-channel depth-wise one at 32x32: 4x), a
+    grouped one on fewer than 16 channels (a 4-channel depth-wise 3x3 at 32x32: 9x)."""
     small = groups == 1 and weight.shape[0] * weight.shape[1] <= 8
-    if x.device.type == "cpu" and (small or dilation > 1):
+    few = groups > 1 and x.shape[1] % 16 != 0
+    if x.device.type == "cpu" and (small or few or dilation > 1):
         return SameConv2d.apply(x, weight, bias, dilation, groups)
     padding = (dilation * (weight.shape[-2] // 2), dilation * (weight.shape[-1] // 2))
     return torch.nn.functional.conv2d(x, weight, bias, 1, padding, dilation, groups)

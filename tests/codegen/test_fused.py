@@ -15,6 +15,7 @@ from sedsl.ops.fused import (
     ChannelNormL2,
     SameConv2d,
     channel_norm_l2,
+    conv2d_same,
     gated_sum,
     instance_norm_l2,
     moments,
@@ -94,8 +95,11 @@ def test_unused_statistics_give_a_zero_gradient():
         ((3, 2, 3, 5), 1, 1),
         ((6, 1, 5, 5), 1, 1),
         ((1, 2, 3, 3), 2, 1),
-        ((4, 1, 3, 3), 2, 4),
+        ((4, 1, 3, 3), 2, 4),  # depth-wise on few channels: the batch folded in
+        ((4, 1, 3, 3), 1, 4),
+        ((8, 1, 3, 3), 1, 4),  # two outputs per group
         ((4, 2, 3, 3), 1, 2),
+        ((16, 1, 3, 3), 2, 16),  # on 16 channels: channels-last
     ],
 )
 @pytest.mark.parametrize("bias", [False, True])
@@ -119,6 +123,28 @@ def test_same_conv_gradcheck(shape, dilation, groups, bias):
     fused = torch.autograd.grad((conv(*args) * g).sum(), args)
     plain = torch.autograd.grad((F.conv2d(x, w, b, 1, padding, dilation, groups) * g).sum(), args)
     for a, c in zip(fused, plain, strict=True):
+        torch.testing.assert_close(a, c, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("channels, dilation", [(4, 1), (4, 2), (16, 2)])
+def test_conv2d_same_grouped_on_a_split_view(channels, dilation):
+    """A depth-wise conv of one group of a channel split (HOGA's edges read such views),
+    through conv2d_same's choice of layout, against conv2d, gradients included."""
+    torch.manual_seed(3)
+    whole = torch.randn(3, 2 * channels, 5, 6, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(channels, 1, 3, 3, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(channels, dtype=torch.float64, requires_grad=True)
+    x = whole[:, channels:]
+    g = torch.randn(3, channels, 5, 6, dtype=torch.float64)
+    fused = conv2d_same(x, w, b, dilation, channels)
+    plain = F.conv2d(x, w, b, 1, dilation, dilation, channels)
+    torch.testing.assert_close(fused, plain, rtol=1e-12, atol=1e-12)
+    args = (whole, w, b)
+    for a, c in zip(
+        torch.autograd.grad((fused * g).sum(), args),
+        torch.autograd.grad((plain * g).sum(), args),
+        strict=True,
+    ):
         torch.testing.assert_close(a, c, rtol=1e-12, atol=1e-12)
 
 
