@@ -107,6 +107,10 @@ def _entry(rank: int, world: int, port: int, fn: Callable[..., Any], args: tuple
     dist.init_process_group("gloo", rank=rank, world_size=world)
     try:
         fn(*args)
+        # No rank tears gloo down while another still has a collective in flight: a rank that
+        # did can abort its peer ("terminate called without an active exception", SIGABRT).
+        # Only after success: after an error a peer may never reach the barrier.
+        dist.barrier()
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()
