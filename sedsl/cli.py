@@ -15,6 +15,7 @@ from pathlib import Path
 
 import click
 
+from sedsl.check.command import EXIT_ERRORS, EXIT_OK, EXIT_USAGE, parse_overrides, run_check
 from sedsl.check.internal import EXIT_INTERNAL, internal_error
 from sedsl.diagnostics.codes import Code
 from sedsl.options import (  # noqa: F401 (the backbone names are part of the CLI's surface)
@@ -24,8 +25,6 @@ from sedsl.options import (  # noqa: F401 (the backbone names are part of the CL
     NameChoice,
     text_or_json,
 )
-
-EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 
 
 class DatasetType(click.ParamType):
@@ -125,8 +124,6 @@ def _colour(err: bool = False) -> bool:
 
 
 def _parse_sets(values: tuple[str, ...]) -> dict[str, int | float]:
-    from sedsl.check.command import parse_overrides
-
     try:
         return parse_overrides(values)
     except ValueError as exc:
@@ -181,15 +178,8 @@ def main() -> None:
 @_no_traceback
 def check(files: tuple[Path, ...], fmt: str, sets: tuple[str, ...]) -> None:
     """Check .space files: syntax, names, every candidate's shapes at every point."""
-    from sedsl.check.command import run_check  # the console script may run it without click
-
+    # the console script may run run_check without click (sedsl/check/command.py)
     sys.exit(run_check(list(files), fmt, _parse_sets(sets), _colour(), click.echo))
-
-
-def _sources_of(path: Path, diags) -> dict[str, str]:
-    from sedsl.check.render import sources_of
-
-    return sources_of(diags)
 
 
 def _extern_notes(space) -> list[str]:
@@ -262,7 +252,7 @@ def generate(
     recompute: bool,
 ) -> None:
     """Generate PyTorch (ops, supernet, fixed modules, manifest) from .space files."""
-    from sedsl.check.render import render_text
+    from sedsl.check.render import render_text, sources_of
 
     overrides = _parse_sets(sets)
     if out_dir.exists() and not out_dir.is_dir():
@@ -275,7 +265,7 @@ def generate(
             status = max(status, _generate_one(path, overrides, out_dir, check_only, emission))
         except Exception as exc:  # a bug in sedsl: an E900 on this file, the others go on
             diag = internal_error(str(path), exc, "generating")
-            click.echo(render_text([diag], _sources_of(path, [diag]), _colour(True)), err=True)
+            click.echo(render_text([diag], sources_of([diag]), _colour(True)), err=True)
             status = max(status, EXIT_INTERNAL)
     if check_only and status == EXIT_OK:
         click.echo("generated/ is up to date")
@@ -287,7 +277,7 @@ def _generate_one(
 ) -> int:
     """One file of `sedsl generate`; its exit status."""
     from sedsl.check.checker import check_file
-    from sedsl.check.render import render_text
+    from sedsl.check.render import render_text, sources_of
     from sedsl.codegen.generate import GenerateError, render_space, stale_files, write_space
     from sedsl.reasons import reason
 
@@ -295,7 +285,7 @@ def _generate_one(
     diags = report.diagnostics.sorted()
     if not report.ok or report.space is None or report.space.block is None:
         if diags:
-            click.echo(render_text(diags, _sources_of(path, diags), _colour(True)), err=True)
+            click.echo(render_text(diags, sources_of(diags), _colour(True)), err=True)
         if report.space is not None and report.space.block is None and report.ok:
             click.echo(f"{path}: a library (no block); nothing to generate", err=True)
             return EXIT_OK
@@ -344,7 +334,7 @@ def explain(code: str) -> None:
 @_no_traceback
 def fmt(files: tuple[Path, ...], write: bool, check_only: bool) -> None:
     """Print (or rewrite) .space files in canonical form, comments kept."""
-    from sedsl.check.render import render_text
+    from sedsl.check.render import render_text, sources_of
 
     status = EXIT_OK
     for path in files:
@@ -352,14 +342,14 @@ def fmt(files: tuple[Path, ...], write: bool, check_only: bool) -> None:
             status = max(status, _fmt_one(path, write, check_only))
         except Exception as exc:  # a bug in sedsl: an E900 on this file, the others go on
             diag = internal_error(str(path), exc, "formatting")
-            click.echo(render_text([diag], _sources_of(path, [diag]), _colour(True)), err=True)
+            click.echo(render_text([diag], sources_of([diag]), _colour(True)), err=True)
             status = max(status, EXIT_INTERNAL)
     sys.exit(status)
 
 
 def _fmt_one(path: Path, write: bool, check_only: bool) -> int:
     """One file of `sedsl fmt`; its exit status."""
-    from sedsl.check.render import render_text
+    from sedsl.check.render import render_text, sources_of
     from sedsl.diagnostics.diagnostic import Diagnostics
     from sedsl.language.format import format_module
     from sedsl.language.parser import parse_file
@@ -367,7 +357,7 @@ def _fmt_one(path: Path, write: bool, check_only: bool) -> int:
     diags = Diagnostics()
     module = parse_file(path, diags, str(path))
     if diags.has_errors:
-        sources = _sources_of(path, diags.items)
+        sources = sources_of(diags.items)
         click.echo(render_text(diags.sorted(), sources, _colour(True)), err=True)
         return EXIT_USAGE if any(d.code == Code.CANNOT_READ for d in diags) else EXIT_ERRORS
     text = format_module(module)

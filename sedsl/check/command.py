@@ -95,7 +95,7 @@ def fast_check(args: list[str]) -> int | None:
     if parsed is None:
         return None
     files, fmt, overrides, flag = parsed
-    colour = _colour(flag)
+    colour = _stream_coloured(sys.stdout, flag)
 
     def echo(text: str, nl: bool = True) -> None:  # click.echo of a str to stdout
         text = text + "\n" if nl else text
@@ -152,13 +152,9 @@ def _parse_args(args: list[str]) -> tuple[list[Path], str, dict, bool | None] | 
     return files, fmt, overrides, flag
 
 
-def _colour(flag: bool | None) -> bool:
-    """cli._set_colour and cli._colour: the flag, else NO_COLOR / FORCE_COLOR, else whether
-    stdout is a terminal."""
-    return _stream_coloured(sys.stdout, flag)
-
-
 def _stream_coloured(stream, flag: bool | None) -> bool:
+    """cli._set_colour and cli._colour: the flag, else NO_COLOR / FORCE_COLOR, else whether
+    the stream is a terminal."""
     if flag is not None:
         return flag
     if os.environ.get("NO_COLOR"):
